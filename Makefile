@@ -1,0 +1,33 @@
+# Two entry points: `make demo` (the main job) and `make test` (the whole suite). Each creates
+# .venv on first use and installs PyTorch's CPU build from the wheel this machine has.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast docs bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[test,plot,progress,dask,docs]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/demo_digits.py
+
+test: $(STAMP)
+	$(PY) -m pytest -q --doctest-modules smoothcert tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
+
+docs: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_certify.py
+
+clean:
+	rm -rf $(VENV) docs/_build docs/auto_examples docs/gen_modules

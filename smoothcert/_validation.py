@@ -1,0 +1,95 @@
+"""Validation of SmoothedClassifier's parameters and inputs, in one place."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils.validation import validate_data
+
+from .bounds import max_p_lower, min_samples_to_certify
+
+# Parameters that SmoothedClassifier forwards like skorch (``module__hidden_units=...``).
+ROUTED_PREFIXES = ("module__", "optimizer__", "criterion__", "iterator_train__", "iterator_valid__", "callbacks__")
+
+
+def check_routed_kwargs(kwargs):
+    """Reject keyword arguments that no prefix routes."""
+    for key in kwargs:
+        if not key.startswith(ROUTED_PREFIXES):
+            raise TypeError(
+                f"SmoothedClassifier got an unexpected keyword argument {key!r}; extra arguments "
+                f"must start with one of {ROUTED_PREFIXES} (e.g. module__hidden_units=(64,))."
+            )
+
+
+def _check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}.")
+    return int(value)
+
+
+def check_params(est):
+    """Validate the scalar parameters of a SmoothedClassifier; raise naming the fix."""
+    if est.norm not in ("l2", "l1"):
+        raise ValueError(f"norm must be 'l2' (Gaussian noise) or 'l1' (uniform noise), got {est.norm!r}.")
+    _check_int(est.n0, "n0", 1)
+    _check_int(est.n, "n", 1)
+    _check_int(est.batch_size, "batch_size", 1)
+    _check_int(est.max_epochs, "max_epochs", 0)
+    _check_int(est.train_batch_size, "train_batch_size", 1)
+    if isinstance(est.alpha, bool) or not isinstance(est.alpha, Real):
+        raise TypeError(f"alpha must be a float in (0, 1), got {type(est.alpha).__name__}.")
+    if not 0.0 < est.alpha < 1.0:
+        raise ValueError(f"alpha must be in the open interval (0, 1), got {est.alpha}.")
+    if isinstance(est.lr, bool) or not isinstance(est.lr, Real) or not est.lr > 0:
+        raise ValueError(f"lr must be a positive float, got {est.lr!r}.")
+    if est.normalize is not None:
+        if len(est.normalize) != 2:
+            raise ValueError("normalize must be None or a pair (mean, std).")
+        if np.any(np.asarray(est.normalize[1], dtype=np.float64) <= 0):
+            raise ValueError("normalize=(mean, std) needs std > 0 everywhere.")
+
+
+def check_sample_size(n, alpha):
+    """Warn when ``n`` samples can never certify at ``alpha``, naming the smallest n that can."""
+    if max_p_lower(n, alpha) <= 0.5:
+        warnings.warn(
+            f"n={n} samples can never certify at alpha={alpha}: the largest possible lower bound "
+            f"alpha**(1/n) = {max_p_lower(n, alpha):.4f} is <= 1/2, so every input would abstain. "
+            f"Use n >= {min_samples_to_certify(alpha)}.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def resolve_device(device):
+    """``"auto"`` -> CUDA when available, else CPU; anything else goes through ``torch.device``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}.") from exc
+
+
+def as_numpy(X):
+    """Torch tensors to numpy (detached, on the host); anything else unchanged."""
+    if isinstance(X, torch.Tensor):
+        return X.detach().cpu().numpy()
+    return X
+
+
+def check_X(est, X, *, reset):
+    """Validate inputs as float32 of shape ``(n_samples, *input_shape)``, finite."""
+    X = validate_data(
+        est, as_numpy(X), reset=reset, allow_nd=True, dtype=np.float32, ensure_all_finite=True, order="C"
+    )
+    if not reset and X.shape[1:] != est.input_shape_:
+        raise ValueError(
+            f"X has input shape {X.shape[1:]}, but {type(est).__name__} was fitted on inputs of shape "
+            f"{est.input_shape_}; reshape X to (n_samples, *{est.input_shape_})."
+        )
+    return X

@@ -1,0 +1,392 @@
+"""SmoothedClassifier: a randomized-smoothing classifier behind scikit-learn's API."""
+
+import copy
+import inspect
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ._validation import (
+    ROUTED_PREFIXES,
+    as_numpy,
+    check_params,
+    check_routed_kwargs,
+    check_sample_size,
+    check_X,
+    resolve_device,
+)
+from .bounds import binomial_test_pvalue, clopper_pearson_lower
+from .certificates import Certificates
+from .models import MLP, Normalize
+from .noise import get_noise
+from .sampling import Stage, count_votes, input_keys
+from .sigma import FixedSigma, SigmaOptimizer
+from .sigma.base import check_scale
+from .training import NoiseAugmentedNet
+
+__all__ = ["SmoothedClassifier"]
+
+
+class SmoothedClassifier(ClassifierMixin, BaseEstimator):
+    """Certifiably robust classifier by randomized smoothing of a PyTorch base classifier.
+
+    The smoothed classifier ``g(x) = argmax_c P[f(x + eps) = c]`` votes over noisy copies of the
+    input. :meth:`certify` runs Cohen et al.'s CERTIFY (2019) per input and returns the class and a
+    region (an l2 ball or ellipsoid for Gaussian noise, an l1 cross-polytope for uniform noise) in
+    which ``g`` provably keeps that class, with probability at least ``1 - alpha``.
+
+    Noise is added to the ``X`` this estimator receives (inside a :class:`~sklearn.pipeline.Pipeline`,
+    after the steps before it), so ``sigma`` and radii are in those units.
+
+    Parameters
+    ----------
+    module : torch.nn.Module instance or class, or None, default=None
+        The base classifier; it must map ``(batch, *input_shape)`` to ``(batch, n_classes)`` scores
+        (logits, or probabilities with ``criterion=torch.nn.NLLLoss``). A class is instantiated
+        with the ``module__*`` parameters; an instance is copied (never trained in place); ``None``
+        builds an :class:`~smoothcert.models.MLP` sized from the data (``module__hidden_units``).
+    sigma : float or SigmaOptimizer, default=0.25
+        Noise scale strategy; a float means ``FixedSigma(sigma)``. The scale is the Gaussian
+        standard deviation (``norm="l2"``) or the uniform half-width (``norm="l1"``).
+    norm : {"l2", "l1"}, default="l2"
+        ``"l2"``: Gaussian noise, l2 certificates; ``"l1"``: uniform noise, l1 certificates.
+    n0 : int, default=100
+        Noisy samples used to select the top class in :meth:`certify`.
+    n : int, default=100_000
+        Noisy samples used to bound the top class's probability (and used by :meth:`predict`).
+    alpha : float, default=0.001
+        Failure probability of each certificate, in ``(0, 1)``.
+    batch_size : int, default=1000
+        Noisy copies per forward pass during certification (copies of several inputs share one
+        pass); results do not depend on it.
+    device : str or torch.device, default="auto"
+        ``"auto"`` uses CUDA when available, else the CPU.
+    random_state : int, RandomState instance or None, default=None
+        Seeds training and the noise streams. Given an int, an input's certificate does not depend
+        on ``batch_size``, its position in ``X`` or the other rows.
+    verbose : int, default=0
+        ``> 0`` prints skorch's training table.
+    max_epochs : int, default=10
+        Training epochs with noise augmentation. ``0`` uses a pretrained ``module`` as it is
+        (copied, not trained).
+    lr : float, default=0.01
+        Learning rate of the training optimizer.
+    train_batch_size : int, default=128
+        Mini-batch size for training.
+    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
+        Training optimizer (``optimizer__*`` parameters are passed to it).
+    criterion : torch.nn.Module class, default=torch.nn.CrossEntropyLoss
+        Training loss; use ``torch.nn.NLLLoss`` for a module that outputs probabilities.
+    normalize : tuple (mean, std) or None, default=None
+        Normalisation applied inside the model graph, after the noise (as the papers' models do).
+    abstain_label : object, default=-1
+        Label reported for abstentions by ``certify`` and ``predict(X, abstain=True)``.
+    memory : CertificateMemory or None, default=None
+        Memory-based certification (Alfarra et al.; Eiras et al.): resolves each certificate
+        against the stored ones so data-dependent certificates stay sound. ``None``: no memory,
+        only sound with :class:`~smoothcert.FixedSigma`.
+    **kwargs
+        Parameters routed like skorch's: ``module__*`` to the module's constructor,
+        ``optimizer__*``, ``criterion__*``, ``iterator_train__*``, ``iterator_valid__*``,
+        ``callbacks__*`` to the underlying :class:`skorch.NeuralNetClassifier`.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        ``X.shape[1]`` at fit (scikit-learn's convention).
+    input_shape_ : tuple of int
+        Shape of one input.
+    device_ : torch.device
+        Device the model runs on.
+    module_ : torch.nn.Module
+        The trained base classifier (with the normalisation layer when ``normalize`` is set).
+    net_ : NoiseAugmentedNet
+        The skorch net that trained ``module_`` (its ``history`` holds the training log).
+    sigma_ : SigmaOptimizer
+        A fitted copy of the noise scale strategy.
+    noise_ : GaussianNoise or UniformNoise
+        The noise model of ``norm``.
+    seed_ : int
+        Base seed of the noise streams, drawn from ``random_state`` at fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import make_blobs
+    >>> from smoothcert import SmoothedClassifier
+    >>> X, y = make_blobs(200, centers=[[-2, -2], [2, 2]], random_state=0)
+    >>> clf = SmoothedClassifier(sigma=0.5, n=1000, max_epochs=20, random_state=0).fit(X, y)
+    >>> cert = clf.certify(X[:5])
+    >>> bool((cert.radius[~cert.abstained] > 0).all())
+    True
+    """
+
+    def __init__(
+        self,
+        module=None,
+        sigma=0.25,
+        norm="l2",
+        n0=100,
+        n=100_000,
+        alpha=0.001,
+        batch_size=1000,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        max_epochs=10,
+        lr=0.01,
+        train_batch_size=128,
+        optimizer=torch.optim.Adam,
+        criterion=torch.nn.CrossEntropyLoss,
+        normalize=None,
+        abstain_label=-1,
+        memory=None,
+        **kwargs,
+    ):
+        self.module = module
+        self.sigma = sigma
+        self.norm = norm
+        self.n0 = n0
+        self.n = n
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.train_batch_size = train_batch_size
+        self.optimizer = optimizer
+        self.criterion = criterion
+        self.normalize = normalize
+        self.abstain_label = abstain_label
+        self.memory = memory
+        check_routed_kwargs(kwargs)
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+    # -- parameters routed like skorch ---------------------------------------------------------
+
+    def _routed_params(self, prefix=None):
+        prefixes = ROUTED_PREFIXES if prefix is None else (prefix,)
+        return {k: v for k, v in vars(self).items() if k.startswith(prefixes)}
+
+    def get_params(self, deep=True):
+        params = super().get_params(deep=deep)
+        params.update(self._routed_params())
+        return params
+
+    def set_params(self, **params):
+        routed = {k: params.pop(k) for k in list(params) if k.startswith(ROUTED_PREFIXES)}
+        for key, value in routed.items():
+            setattr(self, key, value)
+        return super().set_params(**params)
+
+    # -- fitting --------------------------------------------------------------------------------
+
+    def _make_sigma(self):
+        if isinstance(self.sigma, SigmaOptimizer):
+            sigma = copy.deepcopy(self.sigma)
+        else:
+            sigma = FixedSigma(check_scale(self.sigma, "sigma"))
+        sigma.base_scale()  # validates the strategy's own parameters
+        return sigma
+
+    def _build_module(self, n_classes):
+        module_kwargs = {k[len("module__") :]: v for k, v in self._routed_params("module__").items()}
+        if self.module is None:
+            module = MLP(int(np.prod(self.input_shape_)), n_classes, **module_kwargs)
+        elif inspect.isclass(self.module) and issubclass(self.module, torch.nn.Module):
+            module = self.module(**module_kwargs)
+        elif isinstance(self.module, torch.nn.Module):
+            if module_kwargs:
+                raise ValueError("module__* parameters need module to be a class, not an instance.")
+            module = copy.deepcopy(self.module)
+        else:
+            raise TypeError(
+                f"module must be a torch.nn.Module instance or class, or None, got {type(self.module).__name__}."
+            )
+        if self.normalize is not None:
+            module = torch.nn.Sequential(Normalize(*self.normalize), module)
+        return module
+
+    def fit(self, X, y):
+        """Train a copy of the base classifier with noise augmentation at the smoothing scale.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, *input_shape)
+            Training inputs (2-D tabular data or images ``(n, C, H, W)``).
+        y : array-like of shape (n_samples,)
+            Class labels (at least two classes).
+
+        Returns
+        -------
+        self : SmoothedClassifier
+        """
+        check_params(self)
+        self.sigma_ = self._make_sigma()
+        self.noise_ = get_noise(self.norm)
+        X = check_X(self, X, reset=True)
+        y = column_or_1d(as_numpy(y), warn=True)
+        if len(y) != len(X):
+            raise ValueError(f"X and y must have the same number of samples, got {len(X)} and {len(y)}.")
+        check_classification_targets(y)
+        self.classes_, y_encoded = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y has only one class ({self.classes_[0]!r}); a classifier needs at least two classes to fit."
+            )
+        self.input_shape_ = X.shape[1:]
+        self.device_ = resolve_device(self.device)
+        self.seed_ = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        n_classes = len(self.classes_)
+        net_kwargs = {
+            k: v for k, v in self._routed_params().items() if not k.startswith("module__")
+        }
+        with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
+            torch.manual_seed(self.seed_)
+            self.net_ = NoiseAugmentedNet(
+                module=self._build_module(n_classes),
+                criterion=self.criterion,
+                optimizer=self.optimizer,
+                lr=self.lr,
+                max_epochs=self.max_epochs,
+                batch_size=self.train_batch_size,
+                train_split=None,
+                classes=np.arange(n_classes),
+                device=self.device_,
+                verbose=self.verbose,
+                norm=self.norm,
+                sigma=self.sigma_.base_scale(),
+                **net_kwargs,
+            )
+            if self.max_epochs > 0:
+                self.net_.fit(X, y_encoded.astype(np.int64))
+            else:
+                self.net_.initialize()
+        self.module_ = self.net_.module_.eval()
+        self._check_output_width(X[:1], n_classes)
+        return self
+
+    def _check_output_width(self, X_one, n_classes):
+        with torch.inference_mode():
+            out = self.module_(torch.as_tensor(X_one, device=self.device_))
+        if out.dim() != 2 or out.shape[1] != n_classes:
+            raise ValueError(
+                f"module outputs shape {tuple(out.shape)} for one input, but y has {n_classes} classes; "
+                f"the module must output (batch, {n_classes}) scores."
+            )
+
+    # -- Monte Carlo ----------------------------------------------------------------------------
+
+    def _prepare(self, X):
+        check_is_fitted(self)
+        X = check_X(self, X, reset=False)
+        keys = input_keys(X, self.seed_)
+        X_t = torch.as_tensor(X, device=self.device_)
+        return X, X_t, keys
+
+    def _counts(self, X_t, scales, keys, num, stage):
+        return count_votes(
+            self.module_, X_t, scales, self.noise_, num, keys, stage, len(self.classes_), self.batch_size
+        )
+
+    def _scales(self, X_t, keys):
+        return self.sigma_.scales(self.module_, X_t, noise=self.noise_, keys=keys, batch_size=self.batch_size)
+
+    def predict_proba(self, X):
+        """Vote frequencies of the ``n`` noisy copies of each input (Monte Carlo ``p_c(x)``).
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, *input_shape)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_params(self)
+        _, X_t, keys = self._prepare(X)
+        scales = self._scales(X_t, keys)
+        return self._counts(X_t, scales, keys, self.n, Stage.PREDICTION) / self.n
+
+    def predict(self, X, abstain=False):
+        """Smoothed prediction: the class with most votes among ``n`` noisy copies.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, *input_shape)
+        abstain : bool, default=False
+            Run Cohen et al.'s PREDICT: return ``abstain_label`` unless a two-sided binomial test
+            on the top two counts rejects a tie at level ``alpha`` (then the returned class is
+            ``g(x)`` with probability at least ``1 - alpha``).
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        counts = self.predict_proba(X) * self.n
+        top2 = np.argsort(-counts, axis=1, kind="stable")[:, :2]
+        labels = self.classes_[top2[:, 0]]
+        if not abstain:
+            return labels
+        rows = np.arange(len(counts))
+        pvalue = binomial_test_pvalue(counts[rows, top2[:, 0]].round(), counts[rows, top2[:, 1]].round())
+        return self._with_abstain(labels, pvalue > self.alpha)
+
+    def _with_abstain(self, labels, abstained):
+        try:
+            dtype = np.result_type(labels.dtype, np.asarray(self.abstain_label).dtype)
+        except TypeError:
+            dtype = object
+        out = labels.astype(dtype)
+        out[abstained] = self.abstain_label
+        return out
+
+    def certify(self, X):
+        """Certify each input with Cohen et al.'s CERTIFY (class selection, then a bound).
+
+        For each row: choose the noise scales, select the top class on ``n0`` noisy copies, bound
+        its probability from ``n`` independent copies (Clopper-Pearson at ``alpha``) and turn the
+        bound into a certified region; abstain when the bound is at most 1/2.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, *input_shape)
+
+        Returns
+        -------
+        certificates : Certificates
+        """
+        check_params(self)
+        check_sample_size(self.n, self.alpha)
+        X, X_t, keys = self._prepare(X)
+        scales = self._scales(X_t, keys)
+        top = self._counts(X_t, scales, keys, self.n0, Stage.SELECTION).argmax(axis=1)
+        counts = self._counts(X_t, scales, keys, self.n, Stage.ESTIMATION)
+        p_lower = clopper_pearson_lower(counts[np.arange(len(X)), top], self.n, self.alpha)
+        abstained = p_lower <= 0.5
+        gap = self.noise_.gap(p_lower)
+        sigma = scales.detach().cpu().numpy().astype(np.float32)
+        return Certificates.from_arrays(
+            label=self._with_abstain(self.classes_[top], abstained),
+            class_index=np.where(abstained, -1, top).astype(np.int64),
+            p_lower=p_lower,
+            gap=gap,
+            radius=self.noise_.radius(gap, sigma),
+            sigma=sigma,
+            norm=self.norm,
+            log_volume=self.noise_.log_volume(gap, sigma, int(np.prod(self.input_shape_))),
+            proxy_radius=self.noise_.proxy_radius(gap, sigma),
+            abstained=abstained,
+            center=X,
+            alpha=self.alpha,
+            abstain_label=self.abstain_label,
+        )

@@ -1,0 +1,151 @@
+"""The Monte Carlo engine: counts a base classifier's votes under noise for many inputs at once.
+
+Noise streams are keyed per input: the noise added to the ``j``-th sample of an input is a function
+of ``(random_state, the input's bytes, stage, j)`` only. A certificate therefore does not depend on
+the batch size, on the input's position in ``X``, on the other rows, or on how rows are sharded over
+workers. Samples are drawn in fixed-size *blocks* (each from a generator seeded by
+``(input key, stage, block index)``), and blocks of several inputs are packed into one forward pass.
+"""
+
+import hashlib
+
+import numpy as np
+import torch
+
+__all__ = ["Stage", "input_keys", "count_votes", "noise_block_size"]
+
+_MASK64 = (1 << 64) - 1
+# Noise for one block is at most this many floats (4 MiB); blocks are a unit of the noise stream,
+# not of the computation, so their size depends only on the input size.
+_BLOCK_ELEMENTS = 1 << 20
+_MAX_BLOCK_SAMPLES = 1024
+
+
+class Stage:
+    """Independent noise sub-streams of one input (Cohen et al.: selection and estimation samples
+    must be independent; the sigma optimisation must not reuse certification noise)."""
+
+    SELECTION = 1
+    ESTIMATION = 2
+    PREDICTION = 3
+    OPTIMIZATION = 4
+
+
+def _splitmix64(x):
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def _derive_seed(*parts):
+    """Mix integers into one 63-bit seed (torch generators take non-negative int64 seeds)."""
+    h = 0
+    for part in parts:
+        h = _splitmix64(h ^ (int(part) & _MASK64))
+    return h >> 1
+
+
+def input_keys(X, seed):
+    """One 63-bit key per row of ``X``, from the row's float32 bytes and ``seed``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_inputs, ...)
+        Inputs; they are hashed as C-contiguous float32.
+    seed : int
+        Base seed (from ``random_state``).
+
+    Returns
+    -------
+    keys : list of int
+        Equal rows get equal keys: the smoothed classifier stays a function of the input.
+    """
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    return [
+        _derive_seed(seed, int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little"))
+        for row in X
+    ]
+
+
+def noise_block_size(input_numel):
+    """Samples per noise block for inputs of ``input_numel`` elements."""
+    return int(max(1, min(_MAX_BLOCK_SAMPLES, _BLOCK_ELEMENTS // max(1, input_numel))))
+
+
+def _blocks(num, block):
+    start = 0
+    while start < num:
+        size = min(block, num - start)
+        yield start // block, size
+        start += size
+
+
+def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size):
+    """Count the base classifier's argmax votes on ``num`` noisy copies of every row of ``X``.
+
+    Parameters
+    ----------
+    model : callable
+        Maps a batch ``(b, *input_shape)`` to scores ``(b, n_classes)`` (logits or probabilities),
+        in eval mode, on ``X``'s device.
+    X : torch.Tensor of shape (n_inputs, *input_shape)
+        Inputs, on the compute device.
+    scales : torch.Tensor of shape (n_inputs,) or (n_inputs, *input_shape)
+        Noise scales per input (isotropic) or per input dimension (anisotropic).
+    noise : smoothcert.noise.GaussianNoise or smoothcert.noise.UniformNoise
+        The unit-scale noise distribution.
+    num : int
+        Noisy copies per input (exactly ``num``, the remainder batch included).
+    keys : sequence of int
+        Per-input stream keys from :func:`input_keys`.
+    stage : int
+        A :class:`Stage` value, so that separate uses draw independent noise.
+    n_classes : int
+        Width of the model's output.
+    batch_size : int
+        Noisy copies per forward pass (copies of several inputs share a pass); peak memory is
+        about ``batch_size`` inputs plus one noise block.
+
+    Returns
+    -------
+    counts : ndarray of int64, shape (n_inputs, n_classes)
+    """
+    n_inputs = X.shape[0]
+    input_shape = tuple(X.shape[1:])
+    device = X.device
+    counts = torch.zeros(n_inputs * n_classes, dtype=torch.int64, device=device)
+    if n_inputs == 0 or num == 0:
+        return counts.view(n_inputs, n_classes).cpu().numpy()
+    per_dim = scales.dim() > 1
+    block = noise_block_size(int(np.prod(input_shape, dtype=np.int64)))
+    batch_size = int(batch_size)
+    buffer = torch.empty((batch_size, *input_shape), dtype=X.dtype, device=device)
+    owner = torch.empty(batch_size, dtype=torch.int64, device=device)
+    generator = torch.Generator(device=device)
+    filled = 0
+
+    def flush(size):
+        with torch.inference_mode():
+            votes = model(buffer[:size]).argmax(dim=1)
+        counts.index_add_(0, owner[:size] * n_classes + votes, torch.ones_like(votes))
+
+    for i in range(n_inputs):
+        x = X[i]
+        scale = scales[i] if per_dim else scales[i].reshape((1,) * len(input_shape))
+        for block_index, size in _blocks(num, block):
+            generator.manual_seed(_derive_seed(keys[i], stage, block_index))
+            eps = noise.sample((size, *input_shape), generator, device, X.dtype)
+            done = 0
+            while done < size:
+                take = min(batch_size - filled, size - done)
+                torch.addcmul(x, eps[done : done + take], scale, out=buffer[filled : filled + take])
+                owner[filled : filled + take] = i
+                filled += take
+                done += take
+                if filled == batch_size:
+                    flush(filled)
+                    filled = 0
+    if filled:
+        flush(filled)
+    return counts.view(n_inputs, n_classes).cpu().numpy()

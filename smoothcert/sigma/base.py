@@ -1,0 +1,68 @@
+"""The interface every noise-scale strategy implements."""
+
+from abc import ABC, abstractmethod
+from numbers import Real
+
+from sklearn.base import BaseEstimator
+
+__all__ = ["SigmaOptimizer", "check_scale"]
+
+
+def check_scale(value, name):
+    """Validate a positive finite noise scale and return it as a float."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a positive float (the noise scale), got {type(value).__name__}.")
+    value = float(value)
+    if not (value > 0 and value < float("inf")):
+        raise ValueError(f"{name} must be a positive finite float (the noise scale), got {value}.")
+    return value
+
+
+class SigmaOptimizer(BaseEstimator, ABC):
+    """Base class of the strategies that choose the smoothing noise scales of each input.
+
+    A strategy only produces scales: one per input (isotropic) or one per input dimension
+    (anisotropic). For ``norm="l2"`` a scale is the Gaussian standard deviation, for ``norm="l1"``
+    the half-width of the uniform noise. Strategies are small scikit-learn estimators, so
+    ``GridSearchCV`` reaches their parameters as ``sigma__<name>``.
+
+    Attributes
+    ----------
+    data_dependent : bool
+        Whether the scales depend on the input. Such certificates are only sound for the
+        stateful classifier of :class:`~smoothcert.CertificateMemory`.
+    """
+
+    data_dependent = False
+
+    @abstractmethod
+    def base_scale(self):
+        """The input-independent scale of the strategy (its fixed value or initialisation).
+
+        Returns
+        -------
+        scale : float
+        """
+
+    @abstractmethod
+    def scales(self, model, X, *, noise, keys, batch_size):
+        """Choose the noise scales for each row of ``X``.
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            The base classifier in eval mode (outputs logits or probabilities).
+        X : torch.Tensor of shape (n_inputs, *input_shape)
+            Inputs on the compute device; never modified.
+        noise : smoothcert.noise.GaussianNoise or smoothcert.noise.UniformNoise
+            The noise family.
+        keys : sequence of int
+            Per-input stream keys (see :func:`smoothcert.sampling.input_keys`); optimisation noise
+            must come from ``Stage.OPTIMIZATION`` streams, independent of certification noise.
+        batch_size : int
+            Largest number of noisy copies per forward pass.
+
+        Returns
+        -------
+        scales : torch.Tensor of float32, shape (n_inputs,) or (n_inputs, *input_shape)
+        """
