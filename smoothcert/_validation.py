@@ -31,6 +31,15 @@ def _check_int(value, name, minimum):
     return int(value)
 
 
+def check_probability(value, name):
+    """Validate a probability in the open interval (0, 1) (``alpha``, ``rho``) and return it as a float."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a float in (0, 1), got {type(value).__name__} {value!r}.")
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must be in the open interval (0, 1), got {value}.")
+    return float(value)
+
+
 def check_params(est):
     """Validate the scalar parameters of a SmoothedClassifier; raise naming the fix."""
     if est.norm not in ("l2", "l1"):

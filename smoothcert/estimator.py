@@ -2,6 +2,7 @@
 
 import copy
 import inspect
+import warnings
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ from ._validation import (
 )
 from .bounds import binomial_test_pvalue, clopper_pearson_lower
 from .certificates import Certificates
+from .exceptions import SoundnessWarning
 from .models import MLP, Normalize
 from .noise import get_noise
 from .sampling import Stage, count_votes, input_keys
@@ -167,15 +169,20 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         self.normalize = normalize
         self.abstain_label = abstain_label
         self.memory = memory
-        check_routed_kwargs(kwargs)
         for key, value in kwargs.items():
             setattr(self, key, value)
 
     # -- parameters routed like skorch ---------------------------------------------------------
 
-    def _routed_params(self, prefix=None):
-        prefixes = ROUTED_PREFIXES if prefix is None else (prefix,)
-        return {k: v for k, v in vars(self).items() if k.startswith(prefixes)}
+    def _routed_params(self, prefix=""):
+        # Extra keyword arguments are stored as attributes, like skorch's; validated at fit.
+        # Fitted attributes end in "_", so everything else that is not a named parameter is routed.
+        named = self._get_param_names()
+        return {
+            k: v
+            for k, v in vars(self).items()
+            if k not in named and not k.endswith("_") and not k.startswith("_") and k.startswith(prefix)
+        }
 
     def get_params(self, deep=True):
         params = super().get_params(deep=deep)
@@ -183,9 +190,10 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         return params
 
     def set_params(self, **params):
-        routed = {k: params.pop(k) for k in list(params) if k.startswith(ROUTED_PREFIXES)}
-        for key, value in routed.items():
-            setattr(self, key, value)
+        named = self._get_param_names()
+        routed = [k for k in params if k.startswith(ROUTED_PREFIXES) or k.split("__", 1)[0] not in named]
+        for key in routed:
+            setattr(self, key, params.pop(key))
         return super().set_params(**params)
 
     # -- fitting --------------------------------------------------------------------------------
@@ -231,6 +239,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         self : SmoothedClassifier
         """
         check_params(self)
+        check_routed_kwargs(self._routed_params())
         self.sigma_ = self._make_sigma()
         self.noise_ = get_noise(self.norm)
         X = check_X(self, X, reset=True)
@@ -368,6 +377,14 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         check_params(self)
         check_sample_size(self.n, self.alpha)
         X, X_t, keys = self._prepare(X)
+        if self.sigma_.data_dependent and self.memory is None:
+            warnings.warn(
+                f"{type(self.sigma_).__name__} chooses the noise scales per input: its certificates describe "
+                f"g_sigma(x) for the input's own sigma, not the classifier x -> g_sigma(x)(x), and are only "
+                f"sound with memory=CertificateMemory() (or use FixedSigma).",
+                SoundnessWarning,
+                stacklevel=2,
+            )
         scales = self._scales(X_t, keys)
         top = self._counts(X_t, scales, keys, self.n0, Stage.SELECTION).argmax(axis=1)
         counts = self._counts(X_t, scales, keys, self.n, Stage.ESTIMATION)
