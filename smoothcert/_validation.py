@@ -46,9 +46,17 @@ def check_params(est):
         raise ValueError(f"norm must be 'l2' (Gaussian noise) or 'l1' (uniform noise), got {est.norm!r}.")
     _check_int(est.n0, "n0", 1)
     _check_int(est.n, "n", 1)
-    _check_int(est.batch_size, "batch_size", 1)
+    if est.batch_size != "auto":
+        _check_int(est.batch_size, "batch_size", 1)
     _check_int(est.max_epochs, "max_epochs", 0)
     _check_int(est.train_batch_size, "train_batch_size", 1)
+    _check_int(est.update_sigma_every, "update_sigma_every", 1)
+    if est.precision not in ("float32", "bfloat16", "float16"):
+        raise ValueError(f"precision must be 'float32', 'bfloat16' or 'float16', got {est.precision!r}.")
+    if est.n_jobs is not None:
+        _check_int(est.n_jobs, "n_jobs", -(2**31))
+        if est.n_jobs == 0:
+            raise ValueError("n_jobs must be None, a positive int, or negative (joblib's convention), not 0.")
     if isinstance(est.alpha, bool) or not isinstance(est.alpha, Real):
         raise TypeError(f"alpha must be a float in (0, 1), got {type(est.alpha).__name__}.")
     if not 0.0 < est.alpha < 1.0:

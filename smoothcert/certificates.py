@@ -91,6 +91,30 @@ class Certificates:
             memory_entry = np.full(n, -1, dtype=np.int64)
         return cls(memory_entry=np.asarray(memory_entry, dtype=np.int64), abstain_label=abstain_label, **arrays)
 
+    @classmethod
+    def concatenate(cls, parts):
+        """Stack the rows of several ``Certificates`` with the same ``norm`` and ``alpha``.
+
+        Parameters
+        ----------
+        parts : sequence of Certificates
+
+        Returns
+        -------
+        certificates : Certificates
+        """
+        first = parts[0]
+        return cls(
+            **{
+                f.name: (
+                    np.concatenate([getattr(p, f.name) for p in parts])
+                    if isinstance(getattr(first, f.name), np.ndarray)
+                    else getattr(first, f.name)
+                )
+                for f in fields(first)
+            }
+        )
+
     def __len__(self):
         return len(self.label)
 

@@ -4,12 +4,14 @@ import copy
 import inspect
 import warnings
 
+import joblib
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
+from skorch import NeuralNet
 
 from ._validation import (
     ROUTED_PREFIXES,
@@ -20,17 +22,23 @@ from ._validation import (
     check_X,
     resolve_device,
 )
+from ._progress import progress_bar
 from .bounds import binomial_test_pvalue, clopper_pearson_lower
 from .certificates import Certificates
 from .exceptions import SoundnessWarning
 from .models import MLP, Normalize
 from .noise import get_noise
-from .sampling import Stage, count_votes, input_keys
+from .sampling import Stage, calibrate_batch_size, count_votes, input_keys
 from .sigma import FixedSigma, SigmaOptimizer
 from .sigma.base import check_scale
-from .training import NoiseAugmentedNet
+from .training import NoiseAugmentedNet, make_recipe
 
 __all__ = ["SmoothedClassifier"]
+
+# NoiseAugmentedNet parameters that SmoothedClassifier sets itself when module is a skorch net.
+_NET_OWNED = {
+    "module", "norm", "sigma", "recipe", "update_sigma_every", "update_batch_size", "classes", "device", "verbose"
+}
 
 
 class SmoothedClassifier(ClassifierMixin, BaseEstimator):
@@ -46,11 +54,20 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    module : torch.nn.Module instance or class, or None, default=None
+    module : torch.nn.Module instance or class, skorch NeuralNet, or None, default=None
         The base classifier; it must map ``(batch, *input_shape)`` to ``(batch, n_classes)`` scores
         (logits, or probabilities with ``criterion=torch.nn.NLLLoss``). A class is instantiated
         with the ``module__*`` parameters; an instance is copied (never trained in place); ``None``
         builds an :class:`~smoothcert.models.MLP` sized from the data (``module__hidden_units``).
+        A :class:`skorch.NeuralNet` brings its own training settings: its module (class and
+        ``module__*`` parameters, or an initialised net's trained ``module_``, copied), criterion,
+        optimizer, ``lr``, ``max_epochs``, ``batch_size``, ``train_split``, callbacks and iterators
+        are used, with this estimator's noise, ``training`` recipe, ``device`` and ``verbose``;
+        this estimator's ``lr``, ``train_batch_size``, ``optimizer`` and ``criterion`` are then not
+        used and routed ``**kwargs`` are refused (set them on the net). An initialised net is
+        fine-tuned from its weights, or kept as it is with ``max_epochs=0`` here. ``clone`` (so
+        ``GridSearchCV``) re-creates a net unfitted, as skorch does: to search around a
+        pretrained net, pass its ``module_`` instead.
     sigma : float or SigmaOptimizer, default=0.25
         Noise scale strategy; a float means ``FixedSigma(sigma)``. The scale is the Gaussian
         standard deviation (``norm="l2"``) or the uniform half-width (``norm="l1"``).
@@ -62,19 +79,28 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         Noisy samples used to bound the top class's probability (and used by :meth:`predict`).
     alpha : float, default=0.001
         Failure probability of each certificate, in ``(0, 1)``.
-    batch_size : int, default=1000
+    batch_size : int or "auto", default=1000
         Noisy copies per forward pass during certification (copies of several inputs share one
-        pass); results do not depend on it.
+        pass); results do not depend on it. ``"auto"`` times the model's forward pass at a few
+        sizes on the first call and keeps the fastest (``batch_size_``).
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU.
+    n_jobs : int or None, default=None
+        Workers that certify (and predict) shards of rows through joblib; ``None`` means 1 unless
+        inside a ``joblib.parallel_backend`` context (e.g. ``"dask"`` for a Dask cluster).
+        Results are identical to a single process and come back in row order.
+    precision : {"float32", "bfloat16", "float16"}, default="float32"
+        Forward passes under ``torch.autocast`` at this precision (opt-in, for speed on GPUs).
+        The certificate is then for the classifier evaluated in that precision.
     random_state : int, RandomState instance or None, default=None
         Seeds training and the noise streams. Given an int, an input's certificate does not depend
         on ``batch_size``, its position in ``X`` or the other rows.
     verbose : int, default=0
-        ``> 0`` prints skorch's training table.
+        ``> 0`` prints skorch's training table and shows a tqdm progress bar for Monte Carlo runs
+        lasting over a second (needs the ``progress`` extra: ``pip install smoothcert[progress]``).
     max_epochs : int, default=10
-        Training epochs with noise augmentation. ``0`` uses a pretrained ``module`` as it is
-        (copied, not trained).
+        Training epochs. ``0`` uses a pretrained ``module`` as it is (copied, not trained); with a
+        skorch net as ``module``, any other value trains for the net's own ``max_epochs``.
     lr : float, default=0.01
         Learning rate of the training optimizer.
     train_batch_size : int, default=128
@@ -83,6 +109,19 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         Training optimizer (``optimizer__*`` parameters are passed to it).
     criterion : torch.nn.Module class, default=torch.nn.CrossEntropyLoss
         Training loss; use ``torch.nn.NLLLoss`` for a module that outputs probabilities.
+    training : {"gaussian", "macer", "smoothadv"} or TrainingRecipe, default="gaussian"
+        Training recipe (:mod:`smoothcert.training`): ``"gaussian"`` is noise augmentation
+        (:class:`~smoothcert.NoiseAugmentation`; uniform noise when ``norm="l1"``),
+        ``"macer"`` :class:`~smoothcert.MACER`, ``"smoothadv"`` :class:`~smoothcert.SmoothAdv`
+        (l2 only), each with its default hyperparameters. Pass a recipe object, e.g.
+        ``MACER(gamma=4.0)``, to set them; ``GridSearchCV`` then reaches them as
+        ``training__gamma``.
+    update_sigma_every : int, default=5
+        With a data-dependent ``sigma`` strategy, every training sample keeps its own noise scale,
+        re-chosen by the strategy every ``update_sigma_every`` epochs (see
+        :class:`~smoothcert.training.NoiseAugmentedNet`), with ``batch_size`` noisy copies per
+        forward pass (``train_batch_size`` when ``batch_size="auto"``); unused with a fixed
+        ``sigma``.
     normalize : tuple (mean, std) or None, default=None
         Normalisation applied inside the model graph, after the noise (as the papers' models do).
     abstain_label : object, default=-1
@@ -110,6 +149,9 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         The trained base classifier (with the normalisation layer when ``normalize`` is set).
     net_ : NoiseAugmentedNet
         The skorch net that trained ``module_`` (its ``history`` holds the training log).
+    train_sigma_ : ndarray of float32, shape (n_samples,) or (n_samples, *input_shape)
+        The noise scale of every training sample at the end of training (all equal for a fixed
+        ``sigma``).
     sigma_ : SigmaOptimizer
         A fitted copy of the noise scale strategy.
     noise_ : GaussianNoise or UniformNoise
@@ -139,6 +181,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         alpha=0.001,
         batch_size=1000,
         device="auto",
+        n_jobs=None,
+        precision="float32",
         random_state=None,
         verbose=0,
         max_epochs=10,
@@ -146,6 +190,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         train_batch_size=128,
         optimizer=torch.optim.Adam,
         criterion=torch.nn.CrossEntropyLoss,
+        training="gaussian",
+        update_sigma_every=5,
         normalize=None,
         abstain_label=-1,
         memory=None,
@@ -159,6 +205,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         self.alpha = alpha
         self.batch_size = batch_size
         self.device = device
+        self.n_jobs = n_jobs
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
         self.max_epochs = max_epochs
@@ -166,6 +214,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         self.train_batch_size = train_batch_size
         self.optimizer = optimizer
         self.criterion = criterion
+        self.training = training
+        self.update_sigma_every = update_sigma_every
         self.normalize = normalize
         self.abstain_label = abstain_label
         self.memory = memory
@@ -208,7 +258,14 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
 
     def _build_module(self, n_classes):
         module_kwargs = {k[len("module__") :]: v for k, v in self._routed_params("module__").items()}
-        if self.module is None:
+        if isinstance(self.module, NeuralNet):
+            net = self.module
+            trained = net.module_ if getattr(net, "initialized_", False) else None
+            # Never train the user's module in place (skorch would, for an instance).
+            module = copy.deepcopy(
+                trained if trained is not None else net.initialized_instance(net.module, net.get_params_for("module"))
+            )
+        elif self.module is None:
             module = MLP(int(np.prod(self.input_shape_)), n_classes, **module_kwargs)
         elif inspect.isclass(self.module) and issubclass(self.module, torch.nn.Module):
             module = self.module(**module_kwargs)
@@ -218,7 +275,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             module = copy.deepcopy(self.module)
         else:
             raise TypeError(
-                f"module must be a torch.nn.Module instance or class, or None, got {type(self.module).__name__}."
+                f"module must be a torch.nn.Module instance or class, a skorch NeuralNet, or None, got "
+                f"{type(self.module).__name__}."
             )
         if self.normalize is not None:
             module = torch.nn.Sequential(Normalize(*self.normalize), module)
@@ -256,33 +314,58 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         self.device_ = resolve_device(self.device)
         self.seed_ = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         n_classes = len(self.classes_)
-        net_kwargs = {
-            k: v for k, v in self._routed_params().items() if not k.startswith("module__")
-        }
+        training = make_recipe(self.training, "training")
+        training.check_params(self.noise_)
         with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(self.seed_)
-            self.net_ = NoiseAugmentedNet(
-                module=self._build_module(n_classes),
+            # With max_epochs=0 this only initialises the net (and the per-sample scales).
+            self.net_ = self._make_net(n_classes, training).fit(X, y_encoded.astype(np.int64))
+        # channels_last only changes the weights' layout: convolutions on image batches run faster
+        layout = torch.channels_last if len(self.input_shape_) == 3 else torch.contiguous_format
+        self.module_ = self.net_.module_.eval().to(memory_format=layout)
+        vars(self).pop("batch_size_", None)  # a calibrated batch size belongs to the previous model
+        self.train_sigma_ = self.net_.train_sigma_
+        self._check_output_width(X[:1], n_classes)
+        return self
+
+    def _make_net(self, n_classes, training):
+        if isinstance(self.module, NeuralNet):
+            routed = self._routed_params()
+            if routed:
+                raise ValueError(
+                    f"module is a skorch net, which carries its own settings; set {sorted(routed)} on the "
+                    f"net instead of on {type(self).__name__}."
+                )
+            # The user's training settings; the module, the smoothing, device and verbosity are ours.
+            settings = {
+                k: v
+                for k, v in self.module.get_params(deep=False).items()
+                if not k.startswith("_") and k.split("__", 1)[0] not in _NET_OWNED
+            }
+            if self.max_epochs == 0:
+                settings["max_epochs"] = 0
+        else:
+            settings = dict(
                 criterion=self.criterion,
                 optimizer=self.optimizer,
                 lr=self.lr,
                 max_epochs=self.max_epochs,
                 batch_size=self.train_batch_size,
                 train_split=None,
-                classes=np.arange(n_classes),
-                device=self.device_,
-                verbose=self.verbose,
-                norm=self.norm,
-                sigma=self.sigma_.base_scale(),
-                **net_kwargs,
+                **{k: v for k, v in self._routed_params().items() if not k.startswith("module__")},
             )
-            if self.max_epochs > 0:
-                self.net_.fit(X, y_encoded.astype(np.int64))
-            else:
-                self.net_.initialize()
-        self.module_ = self.net_.module_.eval()
-        self._check_output_width(X[:1], n_classes)
-        return self
+        return NoiseAugmentedNet(
+            module=self._build_module(n_classes),
+            norm=self.norm,
+            sigma=self.sigma_,
+            recipe=training,
+            update_sigma_every=self.update_sigma_every,
+            update_batch_size=None if self.batch_size == "auto" else self.batch_size,
+            classes=np.arange(n_classes),
+            device=self.device_,
+            verbose=self.verbose,
+            **settings,
+        )
 
     def _check_output_width(self, X_one, n_classes):
         with torch.inference_mode():
@@ -295,20 +378,56 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
 
     # -- Monte Carlo ----------------------------------------------------------------------------
 
-    def _prepare(self, X):
+    def _check_inputs(self, X):
         check_is_fitted(self)
-        X = check_X(self, X, reset=False)
-        keys = input_keys(X, self.seed_)
-        X_t = torch.as_tensor(X, device=self.device_)
-        return X, X_t, keys
+        check_params(self)
+        return check_X(self, X, reset=False)
+
+    def _to_device(self, X):
+        X_t = torch.as_tensor(X)
+        if self.device_.type == "cuda":
+            X_t = X_t.pin_memory()  # lets the copy overlap with work already queued on the GPU
+        return X_t.to(self.device_, non_blocking=True)
+
+    def _inference_model(self):
+        if self.precision == "float32":
+            return self.module_
+        dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}[self.precision]
+
+        def forward(X):
+            with torch.autocast(self.device_.type, dtype=dtype):
+                return self.module_(X)
+
+        return forward
+
+    def _map_rows(self, method, X):
+        """``method`` over shards of rows on joblib workers, results in row order.
+
+        Noise streams are keyed per input, so sharding never changes a result.
+        """
+        n_shards = min(len(X), joblib.effective_n_jobs(self.n_jobs))
+        if n_shards <= 1:
+            return [method(X)]
+        self._batch_size(self._to_device(X[:1]))  # calibrate "auto" once, not per worker
+        return joblib.Parallel(n_jobs=self.n_jobs)(joblib.delayed(method)(X_part) for X_part in np.array_split(X, n_shards))
 
     def _counts(self, X_t, scales, keys, num, stage):
-        return count_votes(
-            self.module_, X_t, scales, self.noise_, num, keys, stage, len(self.classes_), self.batch_size
-        )
+        with progress_bar(self.verbose, len(X_t) * num, f"Monte Carlo, {num} samples per input") as update:
+            return count_votes(
+                self._inference_model(), X_t, scales, self.noise_, num, keys, stage, len(self.classes_),
+                self._batch_size(X_t), progress=update,
+            )
 
     def _scales(self, X_t, keys):
-        return self.sigma_.scales(self.module_, X_t, noise=self.noise_, keys=keys, batch_size=self.batch_size)
+        return self.sigma_.scales(self.module_, X_t, noise=self.noise_, keys=keys, batch_size=self._batch_size(X_t))
+
+    def _batch_size(self, X_t):
+        """``batch_size``, or for ``"auto"`` the calibrated size (measured once, kept in ``batch_size_``)."""
+        if self.batch_size != "auto":
+            return self.batch_size
+        if getattr(self, "batch_size_", None) is None:
+            self.batch_size_ = calibrate_batch_size(self.module_, X_t)
+        return self.batch_size_
 
     def predict_proba(self, X):
         """Vote frequencies of the ``n`` noisy copies of each input (Monte Carlo ``p_c(x)``).
@@ -321,8 +440,12 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        check_params(self)
-        _, X_t, keys = self._prepare(X)
+        X = self._check_inputs(X)
+        return np.concatenate(self._map_rows(self._vote_frequencies, X))
+
+    def _vote_frequencies(self, X):
+        keys = input_keys(X, self.seed_)
+        X_t = self._to_device(X)
         scales = self._scales(X_t, keys)
         return self._counts(X_t, scales, keys, self.n, Stage.PREDICTION) / self.n
 
@@ -374,9 +497,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         -------
         certificates : Certificates
         """
-        check_params(self)
+        X = self._check_inputs(X)
         check_sample_size(self.n, self.alpha)
-        X, X_t, keys = self._prepare(X)
         if self.sigma_.data_dependent and self.memory is None:
             warnings.warn(
                 f"{type(self.sigma_).__name__} chooses the noise scales per input: its certificates describe "
@@ -385,6 +507,12 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
                 SoundnessWarning,
                 stacklevel=2,
             )
+        return Certificates.concatenate(self._map_rows(self._certify_rows, X))
+
+    def _certify_rows(self, X):
+        """Cohen et al.'s CERTIFY for validated rows ``X`` (numpy), without memory."""
+        keys = input_keys(X, self.seed_)
+        X_t = self._to_device(X)
         scales = self._scales(X_t, keys)
         top = self._counts(X_t, scales, keys, self.n0, Stage.SELECTION).argmax(axis=1)
         counts = self._counts(X_t, scales, keys, self.n, Stage.ESTIMATION)

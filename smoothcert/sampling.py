@@ -12,7 +12,7 @@ import hashlib
 import numpy as np
 import torch
 
-__all__ = ["Stage", "input_keys", "count_votes", "noise_block_size"]
+__all__ = ["Stage", "input_keys", "count_votes", "noise_block_size", "calibrate_batch_size"]
 
 _MASK64 = (1 << 64) - 1
 # Noise for one block is at most this many floats (4 MiB); blocks are a unit of the noise stream,
@@ -73,6 +73,60 @@ def noise_block_size(input_numel):
     return int(max(1, min(_MAX_BLOCK_SAMPLES, _BLOCK_ELEMENTS // max(1, input_numel))))
 
 
+def _memory_format(X):
+    """channels_last for image batches: convolutions run 1.4-1.9x faster on CPU (benchmarks/README.md)."""
+    return torch.channels_last if X.dim() == 4 else torch.contiguous_format
+
+
+def calibrate_batch_size(model, X, *, memory_budget=2**30, candidates=(64, 128, 256, 512, 1024, 2048, 4096, 8192)):
+    """Batch size with the fastest forward pass per sample, timed on noisy copies of ``X[0]``.
+
+    Certificates do not depend on the batch size (noise is keyed per input and sample), so this
+    only affects speed. Candidates whose input batch exceeds ``memory_budget`` bytes are skipped;
+    the sweep stops once a size is 10% slower per sample than the best so far.
+
+    Parameters
+    ----------
+    model : callable
+        The base classifier, in eval mode.
+    X : torch.Tensor of shape (n_inputs, *input_shape)
+        Inputs on the compute device (only ``X[0]`` is used).
+    memory_budget : int, default=2**30
+        Largest input batch, in bytes.
+    candidates : sequence of int
+        Batch sizes to try, increasing.
+
+    Returns
+    -------
+    batch_size : int
+    """
+    import time
+
+    bytes_per_sample = X[0].numel() * X.element_size()
+    sizes = [b for b in candidates if b * bytes_per_sample <= memory_budget] or [1]
+    best, best_time = sizes[0], float("inf")
+    for size in sizes:
+        batch = (X[:1] + torch.randn((size, *X.shape[1:]), device=X.device, dtype=X.dtype)).contiguous(
+            memory_format=_memory_format(X)
+        )
+        timings = []
+        with torch.inference_mode():
+            for _ in range(3):  # the first pass warms up kernels and allocator
+                if X.device.type == "cuda":
+                    torch.cuda.synchronize(X.device)
+                start = time.perf_counter()
+                model(batch).argmax(dim=1)
+                if X.device.type == "cuda":
+                    torch.cuda.synchronize(X.device)
+                timings.append((time.perf_counter() - start) / size)
+        per_sample = min(timings[1:])
+        if per_sample < best_time:
+            best, best_time = size, per_sample
+        elif per_sample > 1.1 * best_time:
+            break
+    return best
+
+
 def _blocks(num, block):
     start = 0
     while start < num:
@@ -81,7 +135,7 @@ def _blocks(num, block):
         start += size
 
 
-def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size):
+def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size, progress=None):
     """Count the base classifier's argmax votes on ``num`` noisy copies of every row of ``X``.
 
     Parameters
@@ -106,6 +160,9 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
     batch_size : int
         Noisy copies per forward pass (copies of several inputs share a pass); peak memory is
         about ``batch_size`` inputs plus one noise block.
+    progress : callable or None, default=None
+        Called with the number of noisy copies after each forward pass (e.g. a tqdm bar's
+        ``update``).
 
     Returns
     -------
@@ -120,7 +177,7 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
     per_dim = scales.dim() > 1
     block = noise_block_size(int(np.prod(input_shape, dtype=np.int64)))
     batch_size = int(batch_size)
-    buffer = torch.empty((batch_size, *input_shape), dtype=X.dtype, device=device)
+    buffer = torch.empty((batch_size, *input_shape), dtype=X.dtype, device=device, memory_format=_memory_format(X))
     owner = torch.empty(batch_size, dtype=torch.int64, device=device)
     generator = torch.Generator(device=device)
     filled = 0
@@ -129,6 +186,8 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
         with torch.inference_mode():
             votes = model(buffer[:size]).argmax(dim=1)
         counts.index_add_(0, owner[:size] * n_classes + votes, torch.ones_like(votes))
+        if progress is not None:
+            progress(size)
 
     for i in range(n_inputs):
         x = X[i]
