@@ -1,0 +1,63 @@
+"""Resumable certification: an interrupted run resumed from its checkpoint equals a full run."""
+
+import os
+
+import numpy as np
+import pytest
+
+from smoothcert import SmoothedClassifier
+from smoothcert import checkpoint as checkpoint_module
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(60, 3)).astype(np.float32)
+Y = (X[:, 0] + X[:, 1] > 0).astype(int)
+
+
+@pytest.fixture(scope="module")
+def clf():
+    return SmoothedClassifier(sigma=0.5, n0=20, n=300, max_epochs=5, random_state=0, device="cpu").fit(X, Y)
+
+
+def _same(a, b):
+    for name in ("label", "p_lower", "radius", "gap", "sigma", "center", "abstained", "log_volume"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_interrupted_run_resumes_to_the_same_result(clf, tmp_path, monkeypatch):
+    reference = clf.certify(X[:25])
+    calls = []
+    original = checkpoint_module._save_part
+
+    def crash_on_third(path, cert):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the run dies while writing the third chunk
+        original(path, cert)
+
+    monkeypatch.setattr(checkpoint_module, "_save_part", crash_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        clf.certify(X[:25], checkpoint=tmp_path, checkpoint_every=4)
+    monkeypatch.setattr(checkpoint_module, "_save_part", original)
+    assert len([f for f in os.listdir(tmp_path) if f.startswith("rows-")]) == 2
+
+    computed = []
+    monkeypatch.setattr(clf, "_certify_rows", lambda rows: computed.append(len(rows)) or type(clf)._certify_rows(clf, rows))
+    resumed = clf.certify(X[:25], checkpoint=tmp_path, checkpoint_every=4)
+    assert sum(computed) == 25 - 8  # the two finished chunks were read back, not recomputed
+    _same(resumed, reference)
+
+
+def test_checkpoint_of_another_run_is_refused(clf, tmp_path):
+    clf.certify(X[:5], checkpoint=tmp_path)
+    with pytest.raises(ValueError, match="belongs to another run"):
+        clf.certify(X[5:10], checkpoint=tmp_path)
+    with pytest.raises(ValueError, match="checkpoint_every must be"):
+        clf.certify(X[:5], checkpoint=tmp_path, checkpoint_every=0)
+
+
+def test_corrupt_part_is_named(clf, tmp_path):
+    clf.certify(X[:6], checkpoint=tmp_path, checkpoint_every=3)
+    part = tmp_path / "rows-0000000003.npz"
+    part.write_bytes(part.read_bytes()[:50])  # truncated
+    with pytest.raises(ValueError, match="rows-0000000003.npz.*unreadable"):
+        clf.certify(X[:6], checkpoint=tmp_path, checkpoint_every=3)
