@@ -25,7 +25,9 @@ from ._validation import (
 from ._progress import progress_bar
 from .bounds import binomial_test_pvalue, clopper_pearson_lower
 from .certificates import Certificates
+from .checkpoint import certify_in_chunks
 from .exceptions import SoundnessWarning
+from .memory import CertificateMemory
 from .models import MLP, Normalize
 from .noise import get_noise
 from .sampling import Stage, calibrate_batch_size, count_votes, input_keys
@@ -129,7 +131,12 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
     memory : CertificateMemory or None, default=None
         Memory-based certification (Alfarra et al.; Eiras et al.): resolves each certificate
         against the stored ones so data-dependent certificates stay sound. ``None``: no memory,
-        only sound with :class:`~smoothcert.FixedSigma`.
+        only sound with :class:`~smoothcert.FixedSigma`. ``fit`` works on a copy (``memory_``),
+        starting from what the given memory holds (e.g. one from :meth:`CertificateMemory.load`);
+        the object passed is never changed, and ``clone`` gives an empty memory with the same
+        parameters. :meth:`certify` resolves and stores its rows in the order of ``X``;
+        :meth:`predict` answers an input strictly inside a stored region with that region's label
+        and stores nothing.
     **kwargs
         Parameters routed like skorch's: ``module__*`` to the module's constructor,
         ``optimizer__*``, ``criterion__*``, ``iterator_train__*``, ``iterator_valid__*``,
@@ -154,6 +161,9 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         ``sigma``).
     sigma_ : SigmaOptimizer
         A fitted copy of the noise scale strategy.
+    memory_ : CertificateMemory or None
+        The memory that :meth:`certify` resolves against and stores into (a copy of ``memory``
+        made at fit).
     noise_ : GaussianNoise or UniformNoise
         The noise model of ``norm``.
     seed_ : int
@@ -256,6 +266,29 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         sigma.base_scale()  # validates the strategy's own parameters
         return sigma
 
+    def _make_memory(self):
+        if self.memory is None:
+            return None
+        if not isinstance(self.memory, CertificateMemory):
+            raise TypeError(
+                f"memory must be None or a CertificateMemory, got {type(self.memory).__name__}; "
+                "use memory=CertificateMemory()."
+            )
+        self.memory._check_params()
+        if len(self.memory) and self.memory.norm_ != self.norm:
+            raise ValueError(
+                f"memory stores {self.memory.norm_!r} regions but norm={self.norm!r}; use a memory built "
+                "with the same norm, or a new CertificateMemory()."
+            )
+        return copy.deepcopy(self.memory)  # the user's memory is never changed
+
+    def _fitted_memory(self):
+        # ``memory`` changed with set_params after fit takes effect at the next call, as the
+        # soundness warning in certify assumes.
+        if (self.memory is None) != (getattr(self, "memory_", None) is None):
+            self.memory_ = self._make_memory()
+        return self.memory_
+
     def _build_module(self, n_classes):
         module_kwargs = {k[len("module__") :]: v for k, v in self._routed_params("module__").items()}
         if isinstance(self.module, NeuralNet):
@@ -299,6 +332,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         check_params(self)
         check_routed_kwargs(self._routed_params())
         self.sigma_ = self._make_sigma()
+        self.memory_ = self._make_memory()
         self.noise_ = get_noise(self.norm)
         X = check_X(self, X, reset=True)
         y = column_or_1d(as_numpy(y), warn=True)
@@ -463,15 +497,34 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
+
+        Notes
+        -----
+        With a ``memory``, an input strictly inside a stored region is answered with that region's
+        label (``predict(X, abstain=True)`` with ``inside_rule="abstain"``: that label or
+        ``abstain_label``), consistently with earlier :meth:`certify` calls. Nothing is stored:
+        a prediction certifies no region. :meth:`predict_proba` reports the raw votes.
         """
         counts = self.predict_proba(X) * self.n
         top2 = np.argsort(-counts, axis=1, kind="stable")[:, :2]
         labels = self.classes_[top2[:, 0]]
+        entry, stored = self._memory_lookup(X, labels)
         if not abstain:
-            return labels
+            return stored
         rows = np.arange(len(counts))
         pvalue = binomial_test_pvalue(counts[rows, top2[:, 0]].round(), counts[rows, top2[:, 1]].round())
-        return self._with_abstain(labels, pvalue > self.alpha)
+        abstained = pvalue > self.alpha
+        if self.memory_ is not None and self.memory_.inside_rule == "abstain":
+            # The stored region's label or an abstention, never another label.
+            return self._with_abstain(labels, abstained | ((entry >= 0) & (stored != labels)))
+        return self._with_abstain(stored, abstained & (entry < 0))
+
+    def _memory_lookup(self, X, labels):
+        """The deciding stored entry (``-1``: none) and the memory's answer for each input."""
+        memory = self._fitted_memory()
+        if memory is None or len(memory) == 0:
+            return np.full(len(labels), -1), labels
+        return memory.lookup(self._check_inputs(X), default=labels)
 
     def _with_abstain(self, labels, abstained):
         try:
@@ -482,7 +535,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         out[abstained] = self.abstain_label
         return out
 
-    def certify(self, X):
+    def certify(self, X, *, checkpoint=None, checkpoint_every=256):
         """Certify each input with Cohen et al.'s CERTIFY (class selection, then a bound).
 
         For each row: choose the noise scales, select the top class on ``n0`` noisy copies, bound
@@ -492,10 +545,19 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like or torch.Tensor of shape (n_samples, *input_shape)
+        checkpoint : str or os.PathLike, default=None
+            Folder where finished chunks of rows are saved atomically; calling again with the same
+            folder, estimator and ``X`` after an interruption skips them and returns exactly the
+            certificates of an uninterrupted run (see :mod:`smoothcert.checkpoint`).
+        checkpoint_every : int, default=256
+            Rows per checkpointed chunk.
 
         Returns
         -------
         certificates : Certificates
+            With a ``memory``, resolved against the stored regions and then stored, row by row in
+            the order of ``X`` (``memory_entry`` names the deciding stored entry); results depend
+            on the order of the queries (see :class:`~smoothcert.CertificateMemory`).
         """
         X = self._check_inputs(X)
         check_sample_size(self.n, self.alpha)
@@ -507,7 +569,14 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
                 SoundnessWarning,
                 stacklevel=2,
             )
-        return Certificates.concatenate(self._map_rows(self._certify_rows, X))
+        if checkpoint is None:
+            certificates = Certificates.concatenate(self._map_rows(self._certify_rows, X))
+        else:
+            if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+                raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}.")
+            certificates = certify_in_chunks(self, X, checkpoint, checkpoint_every)
+        memory = self._fitted_memory()
+        return certificates if memory is None else memory.resolve(certificates, store=True)
 
     def _certify_rows(self, X):
         """Cohen et al.'s CERTIFY for validated rows ``X`` (numpy), without memory."""

@@ -1,9 +1,23 @@
-"""Certified accuracy, average certified radius and scikit-learn scorers over certificates."""
+"""Certified accuracy, average certified radius and scikit-learn scorers over certificates.
+
+Every function takes ``(y_true, certificates)``, where ``certificates`` is a
+:class:`~smoothcert.Certificates` (from :meth:`SmoothedClassifier.certify`) or a
+:class:`~smoothcert.results.CertificationResults` (from a results file). A row counts at radius ``r``
+when it is not abstained, its label equals ``y_true`` and its radius is at least ``r`` (inclusive):
+the definition of Cohen et al.'s ``analyze.py`` (``ApproximateAccuracy``).
+"""
+
+import math
 
 import numpy as np
 
+from ._validation import check_probability
+from .pipeline import certify_pipeline
+
 __all__ = [
     "certified_accuracy",
+    "certified_accuracy_curve",
+    "certified_accuracy_lower_bound",
     "average_certified_radius",
     "certified_accuracy_scorer",
     "acr_scorer",
@@ -19,6 +33,10 @@ def _correct(y_true, certificates):
     return (~certificates.abstained) & (certificates.label == y_true)
 
 
+def _radius(certificates, proxy):
+    return certificates.proxy_radius if proxy else certificates.radius
+
+
 def certified_accuracy(y_true, certificates, radii=(0.0,), *, proxy=False):
     """Fraction of inputs certified correct at each radius (Cohen et al.'s ``ApproximateAccuracy``).
 
@@ -29,8 +47,8 @@ def certified_accuracy(y_true, certificates, radii=(0.0,), *, proxy=False):
     ----------
     y_true : array-like of shape (n_inputs,)
         True labels.
-    certificates : Certificates
-        Result of :meth:`SmoothedClassifier.certify`.
+    certificates : Certificates or CertificationResults
+        Result of :meth:`SmoothedClassifier.certify` or of :func:`~smoothcert.results.read_results`.
     radii : float or sequence of float, default=(0.0,)
         Radii at which to evaluate.
     proxy : bool, default=False
@@ -39,6 +57,11 @@ def certified_accuracy(y_true, certificates, radii=(0.0,), *, proxy=False):
     Returns
     -------
     accuracy : ndarray of float64, shape (len(radii),)
+
+    See Also
+    --------
+    certified_accuracy_curve : The whole curve, on a grid where it is exact.
+    certified_accuracy_lower_bound : A high-probability lower bound on it.
 
     Examples
     --------
@@ -53,11 +76,132 @@ def certified_accuracy(y_true, certificates, radii=(0.0,), *, proxy=False):
     [0.6666666666666666, 0.3333333333333333, 0.0]
     """
     correct = _correct(y_true, certificates)
-    radius = certificates.proxy_radius if proxy else certificates.radius
     radii = np.atleast_1d(np.asarray(radii, dtype=np.float64))
     if len(certificates) == 0:
         return np.full(radii.shape, np.nan)
-    return (correct[None, :] & (radius[None, :] >= radii[:, None])).mean(axis=1)
+    # Count correct radii >= r by binary search: a (len(radii), n) comparison matrix would need
+    # 10^8 booleans for a 10^4-point curve over 10^4 inputs.
+    correct_radii = np.sort(_radius(certificates, proxy)[correct])
+    at_least = len(correct_radii) - np.searchsorted(correct_radii, radii, side="left")
+    return at_least / len(certificates)
+
+
+def certified_accuracy_curve(y_true, certificates, radii=None, *, proxy=False):
+    """Certified accuracy as a function of the radius.
+
+    Certified accuracy is a non-increasing step function of ``r`` that only drops just after the
+    radius of a correct row. The default grid holds ``0``, every radius of a correct row and the
+    first float after the largest one (where the accuracy reaches 0), so the curve is exact
+    everywhere: on ``(radii[k-1], radii[k]]`` the accuracy equals ``accuracy[k]`` (draw it with
+    matplotlib's ``drawstyle="steps-pre"``, as :class:`~smoothcert.plotting.CertifiedAccuracyDisplay`
+    does).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_inputs,)
+        True labels.
+    certificates : Certificates or CertificationResults
+        Result of :meth:`SmoothedClassifier.certify` or of :func:`~smoothcert.results.read_results`.
+    radii : array-like of float or None, default=None
+        Grid to evaluate on (sorted ascending); ``None`` uses the exact grid described above.
+    proxy : bool, default=False
+        Use ``proxy_radius`` (ANCER's "proxy-radius certified accuracy") instead of ``radius``.
+
+    Returns
+    -------
+    radii : ndarray of float64, shape (n_radii,)
+        The grid.
+    accuracy : ndarray of float64, shape (n_radii,)
+        Certified accuracy at each radius of the grid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from smoothcert import Certificates
+    >>> from smoothcert.metrics import certified_accuracy_curve
+    >>> cert = Certificates.from_arrays(label=np.array([0, 1, 1, -1]), class_index=np.array([0, 1, 1, -1]),
+    ...     p_lower=np.array([0.9, 0.9, 0.9, 0.4]), gap=np.array([1.0, 1.0, 1.0, 0.0]),
+    ...     radius=np.array([0.5, 0.25, 0.5, 0.0]), sigma=np.full(4, 0.5), norm="l2",
+    ...     log_volume=np.zeros(4), proxy_radius=np.zeros(4), abstained=np.array([False, False, False, True]),
+    ...     center=np.zeros((4, 2)), alpha=0.001)
+    >>> radii, accuracy = certified_accuracy_curve([0, 1, 1, 1], cert)
+    >>> radii[:3].tolist(), accuracy.tolist()
+    ([0.0, 0.25, 0.5], [0.75, 0.75, 0.5, 0.0])
+    """
+    if radii is None:
+        correct_radii = _radius(certificates, proxy)[_correct(y_true, certificates)]
+        grid = [np.zeros(1), correct_radii]
+        if correct_radii.size:
+            grid.append([np.nextafter(correct_radii.max(), np.inf)])
+        radii = np.unique(np.concatenate(grid).astype(np.float64))
+    else:
+        radii = np.atleast_1d(np.asarray(radii, dtype=np.float64))
+        if radii.ndim != 1 or np.any(np.diff(radii) < 0):
+            raise ValueError("radii must be a 1-D ascending sequence of radii, or None for the exact grid.")
+    return radii, certified_accuracy(y_true, certificates, radii, proxy=proxy)
+
+
+def certified_accuracy_lower_bound(y_true, certificates, radii=(0.0,), *, rho=0.001, alpha=None, proxy=False):
+    """A ``(1 - rho)``-confidence lower bound on certified accuracy (Cohen et al.'s ``HighProbAccuracy``).
+
+    Each certificate is wrong with probability at most ``alpha`` (over the Monte Carlo noise), so
+    the measured certified accuracy ``acc`` may count a few wrong certificates. By Bernstein's
+    inequality on the number of such failures among ``N`` inputs, with probability at least
+    ``1 - rho`` the accuracy of the true smoothed classifier's certificates is at least::
+
+        acc - alpha - sqrt(alpha (1 - alpha) ln(1/rho) / N) - ln(1/rho) / (3 N)
+
+    (Cohen, Rosenfeld and Kolter, 2019, "Certified Adversarial Robustness via Randomized
+    Smoothing", ``analyze.py``). The value is not clipped at 0, as in the reference code.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_inputs,)
+        True labels.
+    certificates : Certificates or CertificationResults
+        Result of :meth:`SmoothedClassifier.certify` or of :func:`~smoothcert.results.read_results`.
+    radii : float or sequence of float, default=(0.0,)
+        Radii at which to evaluate.
+    rho : float, default=0.001
+        Probability that the bound fails, in ``(0, 1)``.
+    alpha : float or None, default=None
+        Failure probability of each certificate; ``None`` takes ``certificates.alpha`` (a results
+        file does not store it: pass it then).
+    proxy : bool, default=False
+        Use ``proxy_radius`` instead of ``radius``.
+
+    Returns
+    -------
+    bound : ndarray of float64, shape (len(radii),)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from smoothcert import Certificates
+    >>> from smoothcert.metrics import certified_accuracy_lower_bound
+    >>> n = 1000
+    >>> cert = Certificates.from_arrays(label=np.zeros(n, int), class_index=np.zeros(n, int),
+    ...     p_lower=np.full(n, 0.9), gap=np.ones(n), radius=np.full(n, 0.5), sigma=np.full(n, 0.5),
+    ...     norm="l2", log_volume=np.zeros(n), proxy_radius=np.full(n, 0.5),
+    ...     abstained=np.zeros(n, bool), center=np.zeros((n, 2)), alpha=0.001)
+    >>> certified_accuracy_lower_bound(np.zeros(n), cert, [0.0, 1.0], rho=0.001).round(4).tolist()
+    [0.9941, -0.0059]
+    """
+    rho = check_probability(rho, "rho")
+    if alpha is None:
+        alpha = getattr(certificates, "alpha", None)
+        if alpha is None:
+            raise ValueError(
+                "alpha is unknown for these certificates (results files do not store it); pass alpha=, "
+                "the failure probability each certificate was computed at."
+            )
+    alpha = check_probability(alpha, "alpha")
+    accuracy = certified_accuracy(y_true, certificates, radii, proxy=proxy)
+    n_inputs = len(certificates)
+    if n_inputs == 0:
+        return accuracy  # all nan, like certified_accuracy
+    log_term = math.log(1.0 / rho)
+    return accuracy - alpha - math.sqrt(alpha * (1.0 - alpha) * log_term / n_inputs) - log_term / (3.0 * n_inputs)
 
 
 def average_certified_radius(y_true, certificates, *, proxy=False):
@@ -67,17 +211,29 @@ def average_certified_radius(y_true, certificates, *, proxy=False):
     ----------
     y_true : array-like of shape (n_inputs,)
         True labels.
-    certificates : Certificates
-        Result of :meth:`SmoothedClassifier.certify`.
+    certificates : Certificates or CertificationResults
+        Result of :meth:`SmoothedClassifier.certify` or of :func:`~smoothcert.results.read_results`.
     proxy : bool, default=False
         Average ``proxy_radius`` instead of ``radius``.
 
     Returns
     -------
     acr : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from smoothcert import Certificates
+    >>> from smoothcert.metrics import average_certified_radius
+    >>> cert = Certificates.from_arrays(label=np.array([0, 1, 1]), class_index=np.array([0, 1, 1]),
+    ...     p_lower=np.full(3, 0.9), gap=np.ones(3), radius=np.array([0.2, 0.6, 1.0]),
+    ...     sigma=np.full(3, 0.5), norm="l2", log_volume=np.zeros(3), proxy_radius=np.zeros(3),
+    ...     abstained=np.zeros(3, bool), center=np.zeros((3, 2)), alpha=0.001)
+    >>> round(average_certified_radius([0, 1, 0], cert), 6)
+    0.266667
     """
     correct = _correct(y_true, certificates)
-    radius = certificates.proxy_radius if proxy else certificates.radius
+    radius = _radius(certificates, proxy)
     return float(np.mean(np.where(correct, radius, 0.0))) if len(certificates) else float("nan")
 
 
@@ -85,6 +241,9 @@ def certified_accuracy_scorer(radius=0.0, *, proxy=False):
     """A scorer ``(estimator, X, y) -> certified accuracy at radius``, for ``GridSearchCV``.
 
     ``sklearn.metrics.make_scorer`` cannot call ``certify``, so this returns a plain callable.
+    The estimator may be a :class:`~sklearn.pipeline.Pipeline` ending in a
+    :class:`~smoothcert.SmoothedClassifier` (see :func:`~smoothcert.certify_pipeline`: the
+    radius is then in the space of the last step's input).
 
     Parameters
     ----------
@@ -106,13 +265,16 @@ def certified_accuracy_scorer(radius=0.0, *, proxy=False):
     """
 
     def scorer(estimator, X, y):
-        return float(certified_accuracy(y, estimator.certify(X), [radius], proxy=proxy)[0])
+        return float(certified_accuracy(y, certify_pipeline(estimator, X), [radius], proxy=proxy)[0])
 
     return scorer
 
 
 def acr_scorer(*, proxy=False):
     """A scorer ``(estimator, X, y) -> average certified radius``, for ``GridSearchCV``.
+
+    The estimator may be a :class:`~sklearn.pipeline.Pipeline` ending in a
+    :class:`~smoothcert.SmoothedClassifier` (see :func:`~smoothcert.certify_pipeline`).
 
     Parameters
     ----------
@@ -122,9 +284,15 @@ def acr_scorer(*, proxy=False):
     Returns
     -------
     scorer : callable
+
+    Examples
+    --------
+    >>> from smoothcert.metrics import acr_scorer
+    >>> callable(acr_scorer())
+    True
     """
 
     def scorer(estimator, X, y):
-        return average_certified_radius(y, estimator.certify(X), proxy=proxy)
+        return average_certified_radius(y, certify_pipeline(estimator, X), proxy=proxy)
 
     return scorer
