@@ -7,7 +7,7 @@ import warnings
 import joblib
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -66,10 +66,11 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         optimizer, ``lr``, ``max_epochs``, ``batch_size``, ``train_split``, callbacks and iterators
         are used, with this estimator's noise, ``training`` recipe, ``device`` and ``verbose``;
         this estimator's ``lr``, ``train_batch_size``, ``optimizer`` and ``criterion`` are then not
-        used and routed ``**kwargs`` are refused (set them on the net). An initialised net is
-        fine-tuned from its weights, or kept as it is with ``max_epochs=0`` here. ``clone`` (so
-        ``GridSearchCV``) re-creates a net unfitted, as skorch does: to search around a
-        pretrained net, pass its ``module_`` instead.
+        used; the net's parameters are reachable as ``module__<name>`` (e.g. ``module__lr``,
+        ``module__module__hidden_units``; other routed ``**kwargs`` are refused). The net itself
+        is never changed. An initialised net is fine-tuned from its weights, or kept as it is with
+        ``max_epochs=0`` here. ``clone`` (so ``GridSearchCV``) re-creates a net unfitted, as
+        skorch does: to search around a pretrained net, pass its ``module_`` instead.
     sigma : float or SigmaOptimizer, default=0.25
         Noise scale strategy; a float means ``FixedSigma(sigma)``. The scale is the Gaussian
         standard deviation (``norm="l2"``) or the uniform half-width (``norm="l1"``).
@@ -289,15 +290,14 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             self.memory_ = self._make_memory()
         return self.memory_
 
-    def _build_module(self, n_classes):
+    def _build_module(self, n_classes, net=None):
         module_kwargs = {k[len("module__") :]: v for k, v in self._routed_params("module__").items()}
-        if isinstance(self.module, NeuralNet):
-            net = self.module
-            trained = net.module_ if getattr(net, "initialized_", False) else None
-            # Never train the user's module in place (skorch would, for an instance).
-            module = copy.deepcopy(
-                trained if trained is not None else net.initialized_instance(net.module, net.get_params_for("module"))
-            )
+        if net is not None:
+            # An initialised net's trained module (copied), else the module of our clone of the net.
+            if getattr(self.module, "initialized_", False):
+                module = copy.deepcopy(self.module.module_)
+            else:
+                module = net.initialized_instance(net.module, net.get_params_for("module"))
         elif self.module is None:
             module = MLP(int(np.prod(self.input_shape_)), n_classes, **module_kwargs)
         elif inspect.isclass(self.module) and issubclass(self.module, torch.nn.Module):
@@ -362,18 +362,33 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         self._check_output_width(X[:1], n_classes)
         return self
 
+    def _skorch_net(self):
+        """A clone of the skorch net given as ``module``, with the ``module__*`` parameters set on it
+        (``get_params(deep=True)`` lists the net's parameters as ``module__<name>``, so that is how
+        ``GridSearchCV`` sets them)."""
+        routed = self._routed_params()
+        others = sorted(k for k in routed if not k.startswith("module__"))
+        if others:
+            raise ValueError(
+                f"module is a skorch net, which carries its own settings; set {others} on the net (or as "
+                f"module__<name>) instead of on {type(self).__name__}."
+            )
+        overrides = {k[len("module__") :]: v for k, v in routed.items()}
+        architecture = sorted("module__" + k for k in overrides if k.startswith("module__"))
+        if architecture and getattr(self.module, "initialized_", False):
+            raise ValueError(
+                f"module is an initialised skorch net, whose trained module is used as it is; {architecture} "
+                f"cannot change it (pass an uninitialised net to build a new module)."
+            )
+        return clone(self.module).set_params(**overrides)
+
     def _make_net(self, n_classes, training):
-        if isinstance(self.module, NeuralNet):
-            routed = self._routed_params()
-            if routed:
-                raise ValueError(
-                    f"module is a skorch net, which carries its own settings; set {sorted(routed)} on the "
-                    f"net instead of on {type(self).__name__}."
-                )
+        net = self._skorch_net() if isinstance(self.module, NeuralNet) else None
+        if net is not None:
             # The user's training settings; the module, the smoothing, device and verbosity are ours.
             settings = {
                 k: v
-                for k, v in self.module.get_params(deep=False).items()
+                for k, v in net.get_params(deep=False).items()
                 if not k.startswith("_") and k.split("__", 1)[0] not in _NET_OWNED
             }
             if self.max_epochs == 0:
@@ -389,7 +404,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
                 **{k: v for k, v in self._routed_params().items() if not k.startswith("module__")},
             )
         return NoiseAugmentedNet(
-            module=self._build_module(n_classes),
+            module=self._build_module(n_classes, net),
             norm=self.norm,
             sigma=self.sigma_,
             recipe=training,

@@ -1,0 +1,60 @@
+"""Certification through a scikit-learn Pipeline that ends in a SmoothedClassifier."""
+
+from sklearn.pipeline import Pipeline
+
+__all__ = ["certify_pipeline"]
+
+
+def certify_pipeline(estimator, X):
+    """Certify ``X`` with a fitted pipeline whose last step is a :class:`~smoothcert.SmoothedClassifier`.
+
+    :class:`~sklearn.pipeline.Pipeline` only forwards scikit-learn's standard methods, not
+    ``certify``. This transforms ``X`` through every step but the last (nested pipelines included)
+    and calls the last step's ``certify``; an estimator that is not a pipeline is certified
+    directly. The scorers :func:`~smoothcert.certified_accuracy_scorer` and
+    :func:`~smoothcert.acr_scorer` use it, so they work on such pipelines.
+
+    The smoothing noise is added to the input of the last step, so ``sigma`` and the certified
+    radii (and the ``center`` of each certificate) are in the space of the **last step's input**,
+    not of ``X``. A radius ``r`` there covers the inputs ``x'`` with ``||T(x') - T(x)|| <= r``, for
+    ``T`` the transformation before the last step; for a linear ``T`` (e.g.
+    :class:`~sklearn.preprocessing.StandardScaler`) that contains the l_p ball of radius
+    ``r / ||T||`` around ``x`` in raw units, ``||T||`` the operator norm (for ``StandardScaler``
+    and l2 or l1: ``1 / min(scale_)``). To certify in raw units, keep preprocessing inside the
+    model instead (``SmoothedClassifier(normalize=(mean, std))``).
+
+    Parameters
+    ----------
+    estimator : Pipeline or SmoothedClassifier
+        A fitted pipeline ending in an estimator with a ``certify`` method, or such an estimator.
+    X : array-like of shape (n_samples, ...)
+        Raw inputs, as the pipeline's ``predict`` takes them.
+
+    Returns
+    -------
+    certificates : Certificates
+        One certificate per row of ``X``, in the space of the last step's input.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from smoothcert import SmoothedClassifier, certify_pipeline
+    >>> X, y = make_blobs(100, centers=[[-4, -4], [4, 4]], random_state=0)
+    >>> pipe = make_pipeline(StandardScaler(), SmoothedClassifier(sigma=0.25, n=1000, max_epochs=10,
+    ...                                                           random_state=0)).fit(X, y)
+    >>> cert = certify_pipeline(pipe, X[:3])
+    >>> (cert.label == y[:3]).all()
+    np.True_
+    """
+    if isinstance(estimator, Pipeline):
+        if len(estimator) > 1:
+            X = estimator[:-1].transform(X)
+        return certify_pipeline(estimator[-1], X)
+    if not callable(getattr(estimator, "certify", None)):
+        raise TypeError(
+            f"{type(estimator).__name__} has no certify method; pass a SmoothedClassifier or a Pipeline "
+            f"whose last step is one."
+        )
+    return estimator.certify(X)
