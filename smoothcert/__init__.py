@@ -2,18 +2,49 @@
 
 from .certificates import Certificates
 from .estimator import SmoothedClassifier
-from .metrics import acr_scorer, average_certified_radius, certified_accuracy, certified_accuracy_scorer
-from .sigma import FixedSigma, SigmaOptimizer
+from .memory import CertificateMemory
+from .metrics import (
+    acr_scorer,
+    average_certified_radius,
+    certified_accuracy,
+    certified_accuracy_curve,
+    certified_accuracy_lower_bound,
+    certified_accuracy_scorer,
+)
+from .pipeline import certify_pipeline
+from .planning import max_certifiable_radius, min_samples_for_radius
+from .plotting import CertifiedAccuracyDisplay
+from .results import CertificationResults, certified_accuracy_table, read_results, write_results
+from .sigma import AncerSigma, FixedSigma, IsotropicSigma, SigmaOptimizer
+from .training import MACER, NoiseAugmentation, NoiseAugmentedNet, SmoothAdv, TrainingRecipe
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SmoothedClassifier",
     "Certificates",
+    "CertificateMemory",
     "SigmaOptimizer",
     "FixedSigma",
+    "IsotropicSigma",
+    "AncerSigma",
     "certified_accuracy",
     "average_certified_radius",
     "certified_accuracy_scorer",
     "acr_scorer",
+    "certified_accuracy_curve",
+    "certified_accuracy_lower_bound",
+    "CertificationResults",
+    "read_results",
+    "write_results",
+    "certified_accuracy_table",
+    "CertifiedAccuracyDisplay",
+    "max_certifiable_radius",
+    "min_samples_for_radius",
+    "certify_pipeline",
+    "TrainingRecipe",
+    "NoiseAugmentation",
+    "MACER",
+    "SmoothAdv",
+    "NoiseAugmentedNet",
 ]
