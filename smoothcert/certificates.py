@@ -4,7 +4,33 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-__all__ = ["Certificates"]
+__all__ = ["Certificates", "replace_labels"]
+
+
+def replace_labels(labels, index, values):
+    """A copy of ``labels`` with ``labels[index] = values``, in a dtype that holds both exactly.
+
+    Numbers and strings are never mixed by numpy's promotion (which would turn an abstain label
+    ``-1`` into the string ``'-1'``): mixed kinds give an object array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from smoothcert.certificates import replace_labels
+    >>> replace_labels(np.array(["a", "b"]), [1], -1).tolist()
+    ['a', -1]
+    >>> replace_labels(np.array([3, 4]), np.array([True, False]), -1).tolist()
+    [-1, 4]
+    """
+    labels, values = np.asarray(labels), np.asarray(values)
+    numeric = "biuf"
+    if (labels.dtype.kind in numeric) == (values.dtype.kind in numeric) and "O" not in labels.dtype.kind + values.dtype.kind:
+        dtype = np.result_type(labels.dtype, values.dtype)
+    else:
+        dtype = object
+    out = labels.astype(dtype)
+    out[index] = values
+    return out
 
 
 @dataclass(frozen=True, eq=False)

@@ -102,7 +102,7 @@ def certify_in_chunks(estimator, X, path, chunk_size):
         if os.path.exists(part_path):
             parts.append(_load_part(part_path, rows))
             continue
-        part = Certificates.concatenate(estimator._map_rows(estimator._certify_rows, rows))
+        part = Certificates.concatenate(estimator._map_rows("_certify_rows", rows))
         _save_part(part_path, part)
         parts.append(part)
     return Certificates.concatenate(parts)

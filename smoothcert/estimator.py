@@ -24,7 +24,7 @@ from ._validation import (
 )
 from ._progress import progress_bar
 from .bounds import binomial_test_pvalue, clopper_pearson_lower
-from .certificates import Certificates
+from .certificates import Certificates, replace_labels
 from .checkpoint import certify_in_chunks
 from .exceptions import SoundnessWarning
 from .memory import CertificateMemory
@@ -450,15 +450,18 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         return forward
 
     def _map_rows(self, method, X):
-        """``method`` over shards of rows on joblib workers, results in row order.
+        """``self.<method>`` over shards of rows on joblib workers, results in row order.
 
         Noise streams are keyed per input, so sharding never changes a result.
         """
         n_shards = min(len(X), joblib.effective_n_jobs(self.n_jobs))
         if n_shards <= 1:
-            return [method(X)]
+            return [getattr(self, method)(X)]
         self._batch_size(self._to_device(X[:1]))  # calibrate "auto" once, not per worker
-        return joblib.Parallel(n_jobs=self.n_jobs)(joblib.delayed(method)(X_part) for X_part in np.array_split(X, n_shards))
+        worker = copy.copy(self)
+        vars(worker).pop("memory_", None)  # the Monte Carlo part never reads it: don't ship it
+        run = getattr(worker, method)
+        return joblib.Parallel(n_jobs=self.n_jobs)(joblib.delayed(run)(part) for part in np.array_split(X, n_shards))
 
     def _counts(self, X_t, scales, keys, num, stage):
         with progress_bar(self.verbose, len(X_t) * num, f"Monte Carlo, {num} samples per input") as update:
@@ -490,7 +493,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
         """
         X = self._check_inputs(X)
-        return np.concatenate(self._map_rows(self._vote_frequencies, X))
+        return np.concatenate(self._map_rows("_vote_frequencies", X))
 
     def _vote_frequencies(self, X):
         keys = input_keys(X, self.seed_)
@@ -542,13 +545,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         return memory.lookup(self._check_inputs(X), default=labels)
 
     def _with_abstain(self, labels, abstained):
-        try:
-            dtype = np.result_type(labels.dtype, np.asarray(self.abstain_label).dtype)
-        except TypeError:
-            dtype = object
-        out = labels.astype(dtype)
-        out[abstained] = self.abstain_label
-        return out
+        return replace_labels(labels, abstained, self.abstain_label)
 
     def certify(self, X, *, checkpoint=None, checkpoint_every=256):
         """Certify each input with Cohen et al.'s CERTIFY (class selection, then a bound).
@@ -585,7 +582,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
                 stacklevel=2,
             )
         if checkpoint is None:
-            certificates = Certificates.concatenate(self._map_rows(self._certify_rows, X))
+            certificates = Certificates.concatenate(self._map_rows("_certify_rows", X))
         else:
             if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
                 raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}.")

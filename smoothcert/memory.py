@@ -7,11 +7,9 @@ label. This module implements the resolver of ``THEORY.md`` 2.4 and 3.6 (contain
 overlap; exact geometry from :mod:`smoothcert.geometry`), not the authors' script.
 """
 
-import contextlib
 import json
 import math
 import os
-import tempfile
 import zipfile
 from numbers import Integral
 
@@ -20,7 +18,8 @@ from scipy.spatial import cKDTree
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .certificates import Certificates
+from ._io import atomic_write
+from .certificates import Certificates, replace_labels
 from .geometry import distance, gauge, intersects
 from .noise import get_noise
 
@@ -68,19 +67,13 @@ def _label_key(label):
 
 
 def _updated(labels, changes):
-    """A copy of ``labels`` with ``changes`` (row -> label) written in, widening the dtype as numpy
-    promotes it (as :class:`SmoothedClassifier` does for ``abstain_label``)."""
-    labels = np.asarray(labels)
+    """A copy of ``labels`` with ``changes`` (row -> label) written in."""
     if not changes:
-        return labels.copy()
+        return np.asarray(labels).copy()
     values = list(changes.values())
-    try:
-        dtype = np.result_type(labels.dtype, np.asarray(values).dtype)
-    except TypeError:
-        dtype = object
-    labels = labels.astype(dtype)
-    labels[list(changes)] = values
-    return labels
+    if len({type(v) for v in values}) > 1:  # e.g. a class name and the abstain label
+        values = np.array(values, dtype=object)
+    return replace_labels(labels, list(changes), values)
 
 
 class _Entries:
@@ -939,19 +932,7 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         arrays["centers"] = e.centers[:n]
         arrays["scales"] = e.scales[aniso] if aniso.size else np.empty((0, e.centers.shape[1]), e.scale_dtype)
         arrays["header"] = np.frombuffer(header_bytes, dtype=np.uint8)
-        path = os.fspath(path)
-        directory, name = os.path.split(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        atomic_write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
     def load(cls, path):
