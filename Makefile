@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast docs bench clean
+.PHONY: demo test test-fast lint docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q --doctest-modules smoothcert tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check smoothcert tests benchmarks examples
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" tests

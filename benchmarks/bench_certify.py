@@ -57,10 +57,10 @@ def forward_time(model, shape, batch, total, layout):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--n", type=int, default=5_000)
     parser.add_argument("--n0", type=int, default=100)
     parser.add_argument("--inputs", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, n0={args.n0}, n={args.n}")
@@ -83,7 +83,7 @@ def main():
         certify = {batch: float("inf") for batch in estimators}
         results = {}
         for _ in range(args.repeats):
-            for batch in (100, 250, 500, 1000, 2000):
+            for batch in (64, 128, 256, 512, 1000, 2000):
                 for layout in (torch.contiguous_format, torch.channels_last):
                     t = forward_time(model, shape, batch, min(samples, 10_000), layout)
                     if t < floor:

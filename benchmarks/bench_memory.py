@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from smoothcert import Certificates, CertificateMemory
+from smoothcert import CertificateMemory, Certificates
 from smoothcert.noise import get_noise
 
 

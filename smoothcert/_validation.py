@@ -1,5 +1,6 @@
 """Validation of SmoothedClassifier's parameters and inputs, in one place."""
 
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -23,12 +24,25 @@ def check_routed_kwargs(kwargs):
             )
 
 
-def _check_int(value, name, minimum):
+def check_int(value, name, minimum):
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}.")
     if value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value}.")
     return int(value)
+
+
+def check_float(value, name, *, low, what, high=math.inf, low_inclusive=False):
+    """Validate a finite real number above ``low`` (or at it) and below ``high``; return a float."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a float ({what}), got {type(value).__name__} {value!r}.")
+    value = float(value)
+    above = value >= low if low_inclusive else value > low
+    if not (above and value < high and math.isfinite(value)):
+        lower = f">= {low}" if low_inclusive else f"> {low}"
+        bounds = lower if high == math.inf else f"{lower} and < {high}"
+        raise ValueError(f"{name} must be a finite float {bounds} ({what}), got {value}.")
+    return value
 
 
 def check_probability(value, name):
@@ -44,17 +58,17 @@ def check_params(est):
     """Validate the scalar parameters of a SmoothedClassifier; raise naming the fix."""
     if est.norm not in ("l2", "l1"):
         raise ValueError(f"norm must be 'l2' (Gaussian noise) or 'l1' (uniform noise), got {est.norm!r}.")
-    _check_int(est.n0, "n0", 1)
-    _check_int(est.n, "n", 1)
+    check_int(est.n0, "n0", 1)
+    check_int(est.n, "n", 1)
     if est.batch_size != "auto":
-        _check_int(est.batch_size, "batch_size", 1)
-    _check_int(est.max_epochs, "max_epochs", 0)
-    _check_int(est.train_batch_size, "train_batch_size", 1)
-    _check_int(est.update_sigma_every, "update_sigma_every", 1)
+        check_int(est.batch_size, "batch_size", 1)
+    check_int(est.max_epochs, "max_epochs", 0)
+    check_int(est.train_batch_size, "train_batch_size", 1)
+    check_int(est.update_sigma_every, "update_sigma_every", 1)
     if est.precision not in ("float32", "bfloat16", "float16"):
         raise ValueError(f"precision must be 'float32', 'bfloat16' or 'float16', got {est.precision!r}.")
     if est.n_jobs is not None:
-        _check_int(est.n_jobs, "n_jobs", -(2**31))
+        check_int(est.n_jobs, "n_jobs", -(2**31))
         if est.n_jobs == 0:
             raise ValueError("n_jobs must be None, a positive int, or negative (joblib's convention), not 0.")
     if isinstance(est.alpha, bool) or not isinstance(est.alpha, Real):

@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch import NeuralNet
 
+from ._progress import progress_bar
 from ._validation import (
     ROUTED_PREFIXES,
     as_numpy,
@@ -22,7 +23,6 @@ from ._validation import (
     check_X,
     resolve_device,
 )
-from ._progress import progress_bar
 from .bounds import binomial_test_pvalue, clopper_pearson_lower
 from .certificates import Certificates, replace_labels
 from .checkpoint import certify_in_chunks

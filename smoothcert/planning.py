@@ -10,7 +10,7 @@ never reaches ``sigma``). These helpers answer "why does everything abstain?" an
 
 import numpy as np
 
-from ._validation import _check_int, check_probability
+from ._validation import check_int, check_probability
 from .bounds import max_p_lower, min_samples_to_certify
 from .noise import get_noise
 from .sigma.base import check_scale
@@ -60,7 +60,7 @@ def max_certifiable_radius(sigma, n, alpha=0.001, norm="l2"):
     0.0
     """
     sigma = check_scale(sigma, "sigma")
-    n = _check_int(n, "n", 1)
+    n = check_int(n, "n", 1)
     alpha = check_probability(alpha, "alpha")
     return _cap(sigma, n, alpha, get_noise(norm))
 

@@ -12,7 +12,7 @@ import hashlib
 import numpy as np
 import torch
 
-__all__ = ["Stage", "input_keys", "count_votes", "noise_block_size", "calibrate_batch_size"]
+__all__ = ["Stage", "input_keys", "derive_seed", "count_votes", "noise_block_size", "calibrate_batch_size"]
 
 _MASK64 = (1 << 64) - 1
 # Noise for one block is at most this many floats (4 MiB); blocks are a unit of the noise stream,
@@ -38,7 +38,7 @@ def _splitmix64(x):
     return x ^ (x >> 31)
 
 
-def _derive_seed(*parts):
+def derive_seed(*parts):
     """Mix integers into one 63-bit seed (torch generators take non-negative int64 seeds)."""
     h = 0
     for part in parts:
@@ -63,7 +63,7 @@ def input_keys(X, seed):
     """
     X = np.ascontiguousarray(X, dtype=np.float32)
     return [
-        _derive_seed(seed, int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little"))
+        derive_seed(seed, int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little"))
         for row in X
     ]
 
@@ -193,7 +193,7 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
         x = X[i]
         scale = scales[i] if per_dim else scales[i].reshape((1,) * len(input_shape))
         for block_index, size in _blocks(num, block):
-            generator.manual_seed(_derive_seed(keys[i], stage, block_index))
+            generator.manual_seed(derive_seed(keys[i], stage, block_index))
             eps = noise.sample((size, *input_shape), generator, device, X.dtype)
             done = 0
             while done < size:

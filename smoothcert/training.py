@@ -30,11 +30,10 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch.utils.data import Subset
 
-from ._validation import _check_int, as_numpy
+from ._validation import as_numpy, check_float, check_int
 from .noise import get_noise
 from .sampling import input_keys
 from .sigma import FixedSigma, SigmaOptimizer
-from .sigma._ascent import check_float
 from .sigma.base import check_scale
 
 __all__ = ["TrainingRecipe", "NoiseAugmentation", "MACER", "SmoothAdv", "NoiseAugmentedNet", "make_recipe"]
@@ -217,7 +216,7 @@ class MACER(TrainingRecipe):
         self.lbd = lbd
 
     def check_params(self, noise):
-        _check_int(self.n_samples, "n_samples", 1)
+        check_int(self.n_samples, "n_samples", 1)
         check_float(self.beta, "beta", low=0.0, what="the inverse temperature of the robustness term")
         check_float(self.gamma, "gamma", low=0.0, what="the hinge threshold on the soft classifier's gap")
         check_float(self.lbd, "lbd", low=0.0, low_inclusive=True, what="the weight of the robustness term")
@@ -286,8 +285,8 @@ class SmoothAdv(TrainingRecipe):
                 f"norm={noise.norm!r}. Use training='gaussian' or 'macer' for l1."
             )
         check_float(self.epsilon, "epsilon", low=0.0, what="the l2 radius of the attack")
-        _check_int(self.n_steps, "n_steps", 1)
-        _check_int(self.n_samples, "n_samples", 1)
+        check_int(self.n_steps, "n_steps", 1)
+        check_int(self.n_samples, "n_samples", 1)
         if self.step_size is not None:
             check_float(self.step_size, "step_size", low=0.0, what="the length of a PGD step, or None")
 
@@ -483,9 +482,9 @@ class NoiseAugmentedNet(NeuralNetClassifier):
         self.sigma_ = _make_sigma(self.sigma, self.get_params_for("sigma"))
         self.recipe_ = make_recipe(self.recipe, **self.get_params_for("recipe"))
         self.recipe_.check_params(self.noise_)
-        _check_int(self.update_sigma_every, "update_sigma_every", 1)
+        check_int(self.update_sigma_every, "update_sigma_every", 1)
         if self.update_batch_size is not None:
-            _check_int(self.update_batch_size, "update_batch_size", 1)
+            check_int(self.update_batch_size, "update_batch_size", 1)
         inputs, self.train_sigma_ = self._sigma_table(X)
         # The dataset indexes this dict lazily, so updates of the table reach later batches.
         return super().fit_loop({"X": inputs, "sigma": self.train_sigma_}, y, epochs, **fit_params)

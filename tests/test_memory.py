@@ -17,7 +17,7 @@ from sklearn.exceptions import NotFittedError
 
 from smoothcert import CertificateMemory, Certificates, SmoothedClassifier
 from smoothcert.exceptions import SoundnessWarning
-from smoothcert.geometry import gauge, overlap_margin
+from smoothcert.geometry import overlap_margin
 from smoothcert.memory import FORMAT_VERSION
 from smoothcert.sigma import SigmaOptimizer
 

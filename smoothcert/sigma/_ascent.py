@@ -20,15 +20,14 @@ scales, the objective, the optimizer and the projection; everything else lives h
 
 import math
 from contextlib import contextmanager
-from numbers import Real
 
 import torch
 
-from .._validation import _check_int
-from ..sampling import Stage, _derive_seed
+from .._validation import check_float, check_int
+from ..sampling import Stage, derive_seed
 from .base import check_scale
 
-__all__ = ["check_float", "check_ascent_params", "check_bounds", "ascend", "ISOTROPIC_STREAM", "ANCER_STREAM"]
+__all__ = ["check_ascent_params", "check_bounds", "ascend", "ISOTROPIC_STREAM", "ANCER_STREAM"]
 
 # Sub-streams of Stage.OPTIMIZATION, one per strategy, so that ANCER's steps do not replay the noise
 # of the isotropic optimisation that initialises it.
@@ -39,25 +38,12 @@ OUTPUTS = ("logits", "probabilities")
 SURROGATES = ("binary", "top2")
 
 
-def check_float(value, name, *, low, what, high=math.inf, low_inclusive=False):
-    """Validate a finite real number above ``low`` (or at it) and below ``high``; return a float."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a float ({what}), got {type(value).__name__} {value!r}.")
-    value = float(value)
-    above = value >= low if low_inclusive else value > low
-    if not (above and value < high and math.isfinite(value)):
-        lower = f">= {low}" if low_inclusive else f"> {low}"
-        bounds = lower if high == math.inf else f"{lower} and < {high}"
-        raise ValueError(f"{name} must be a finite float {bounds} ({what}), got {value}.")
-    return value
-
-
 def check_ascent_params(est):
     """Validate the parameters both optimised strategies share (``lr``, ``n_iter``, ``n_samples``,
     ``clamp``, ``surrogate``, ``outputs``), raising ``TypeError``/``ValueError`` naming the parameter."""
     check_float(est.lr, "lr", low=0.0, what="the step size of the optimisation")
-    _check_int(est.n_iter, "n_iter", 0)
-    _check_int(est.n_samples, "n_samples", 1)
+    check_int(est.n_iter, "n_iter", 0)
+    check_int(est.n_samples, "n_samples", 1)
     check_float(est.clamp, "clamp", low=0.0, high=0.5, what="soft votes are clipped to [clamp, 1 - clamp]")
     if est.surrogate not in SURROGATES:
         raise ValueError(
@@ -109,7 +95,7 @@ def optimisation_noise(noise, keys, stream, step, n_samples, like):
     eps = like.new_empty((len(keys), *shape))
     generator = torch.Generator(device=like.device)
     for row, key in enumerate(keys):
-        generator.manual_seed(_derive_seed(key, Stage.OPTIMIZATION, stream, step))
+        generator.manual_seed(derive_seed(key, Stage.OPTIMIZATION, stream, step))
         eps[row] = noise.sample(shape, generator, like.device, like.dtype)
     return eps
 

@@ -4,7 +4,8 @@ from numbers import Real
 
 import torch
 
-from ._ascent import ANCER_STREAM, ascend, check_ascent_params, check_float
+from .._validation import check_float
+from ._ascent import ANCER_STREAM, ascend, check_ascent_params
 from .base import SigmaOptimizer, check_scale
 from .isotropic import IsotropicSigma
 
