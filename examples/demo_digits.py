@@ -11,7 +11,7 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from smoothcert import SmoothedClassifier, average_certified_radius
+from smoothcert import SmoothedClassifier, average_certified_radius, max_certifiable_radius
 
 
 class DigitsCNN(torch.nn.Module):
@@ -71,6 +71,8 @@ def main():
     radii = [0.0, 0.25, 0.5, 0.75, 1.0]
     accuracy = cert.certified_accuracy(y_test, radii)
     print(f"abstained: {cert.abstained.mean():.1%}")
+    cap = max_certifiable_radius(args.sigma, args.n, args.alpha)
+    print(f"no radius above {cap:.3f} can be certified with sigma={args.sigma}, n={args.n}, alpha={args.alpha}")
     print("radius   certified accuracy")
     for radius, acc in zip(radii, accuracy):
         print(f"{radius:6.2f}   {acc:.3f}")
