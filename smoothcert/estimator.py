@@ -17,6 +17,7 @@ from ._progress import progress_bar
 from ._validation import (
     ROUTED_PREFIXES,
     as_numpy,
+    check_noise_scales,
     check_params,
     check_routed_kwargs,
     check_sample_size,
@@ -353,13 +354,14 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(self.seed_)
             # With max_epochs=0 this only initialises the net (and the per-sample scales).
-            self.net_ = self._make_net(n_classes, training).fit(X, y_encoded.astype(np.int64))
+            net = self._make_net(n_classes, training).initialize()
+            self._check_output_width(net.module_, X[:1], n_classes)  # before training, for a clear error
+            self.net_ = net.partial_fit(X, y_encoded.astype(np.int64))
         # channels_last only changes the weights' layout: convolutions on image batches run faster
         layout = torch.channels_last if len(self.input_shape_) == 3 else torch.contiguous_format
         self.module_ = self.net_.module_.eval().to(memory_format=layout)
         vars(self).pop("batch_size_", None)  # a calibrated batch size belongs to the previous model
         self.train_sigma_ = self.net_.train_sigma_
-        self._check_output_width(X[:1], n_classes)
         return self
 
     def _skorch_net(self):
@@ -416,9 +418,9 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             **settings,
         )
 
-    def _check_output_width(self, X_one, n_classes):
+    def _check_output_width(self, module, X_one, n_classes):
         with torch.inference_mode():
-            out = self.module_(torch.as_tensor(X_one, device=self.device_))
+            out = module.eval()(torch.as_tensor(X_one, device=self.device_))
         if out.dim() != 2 or out.shape[1] != n_classes:
             raise ValueError(
                 f"module outputs shape {tuple(out.shape)} for one input, but y has {n_classes} classes; "
@@ -471,7 +473,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _scales(self, X_t, keys):
-        return self.sigma_.scales(self.module_, X_t, noise=self.noise_, keys=keys, batch_size=self._batch_size(X_t))
+        scales = self.sigma_.scales(self.module_, X_t, noise=self.noise_, keys=keys, batch_size=self._batch_size(X_t))
+        return check_noise_scales(scales, self.sigma_, len(X_t), self.input_shape_)
 
     def _batch_size(self, X_t):
         """``batch_size``, or for ``"auto"`` the calibrated size (measured once, kept in ``batch_size_``)."""

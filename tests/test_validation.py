@@ -46,9 +46,11 @@ def test_bad_parameters_raise_at_fit(params, error, match):
     assert not hasattr(clf, "module_")
 
 
-def test_module_with_wrong_number_of_outputs():
+@pytest.mark.parametrize("width", [1, 3])
+def test_module_with_wrong_number_of_outputs(width):
+    # checked before training, so too few outputs fail with this message, not inside the loss
     with pytest.raises(ValueError, match=r"y has 2 classes; the module must output \(batch, 2\)"):
-        _clf(module=torch.nn.Linear(4, 3)).fit(X, Y)
+        _clf(module=torch.nn.Linear(4, width)).fit(X, Y)
 
 
 @pytest.mark.parametrize(
@@ -108,3 +110,34 @@ def test_bad_input_leaves_a_fitted_estimator_usable():
         clf.certify(np.full((2, 4), np.inf))
     after = clf.certify(X[:5])
     np.testing.assert_array_equal(before.p_lower, after.p_lower)
+
+
+class _BrokenSigma(FixedSigma):
+    """A strategy whose scales are not a proper noise distribution (a user's bug)."""
+
+    def __init__(self, sigma=0.25, value=float("inf"), shape=None):
+        super().__init__(sigma)
+        self.value = value
+        self.shape = shape
+
+    def scales(self, model, X, *, noise, keys, batch_size):
+        return torch.full(self.shape or (X.shape[0],), self.value)
+
+
+@pytest.mark.parametrize(
+    "value, shape, match",
+    [
+        (float("inf"), None, "not all positive and finite"),  # would certify an infinite radius
+        (float("nan"), None, "not all positive and finite"),
+        (0.0, None, "not all positive and finite"),
+        (-0.5, None, "not all positive and finite"),
+        (1e-50, None, "not all positive and finite"),  # 0 in float32, the dtype of the noise
+        (0.5, (40, 1), r"_BrokenSigma.scales must return a torch.Tensor of shape \(5,\) or \(5, 4\)"),
+    ],
+)
+def test_scales_of_a_strategy_are_checked_before_certifying(value, shape, match):
+    clf = _clf(sigma=_BrokenSigma(value=value, shape=shape)).fit(X, Y)
+    with pytest.raises(ValueError, match=match):
+        clf.certify(X[:5])
+    with pytest.raises(ValueError, match=match):
+        clf.predict(X[:5])
