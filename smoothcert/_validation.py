@@ -67,6 +67,8 @@ def check_params(est):
     check_int(est.update_sigma_every, "update_sigma_every", 1)
     if est.precision not in ("float32", "bfloat16", "float16"):
         raise ValueError(f"precision must be 'float32', 'bfloat16' or 'float16', got {est.precision!r}.")
+    if not isinstance(est.compile, bool):
+        raise TypeError(f"compile must be True or False, got {est.compile!r}.")
     if est.n_jobs is not None:
         check_int(est.n_jobs, "n_jobs", -(2**31))
         if est.n_jobs == 0:
@@ -82,6 +84,27 @@ def check_params(est):
             raise ValueError("normalize must be None or a pair (mean, std).")
         if np.any(np.asarray(est.normalize[1], dtype=np.float64) <= 0):
             raise ValueError("normalize=(mean, std) needs std > 0 everywhere.")
+
+
+def check_noise_scales(scales, strategy, n_inputs, input_shape):
+    """The scales a SigmaOptimizer returned, as float32 (the dtype the noise is applied in, so the
+    reported ``sigma`` is exactly the one used); shape ``(n,)`` or ``(n, *input_shape)``, finite, > 0.
+
+    A certificate is only defined for a proper noise distribution: an infinite scale would give an
+    infinite radius, a zero or negative one a meaningless region.
+    """
+    name = type(strategy).__name__
+    shapes = ((n_inputs,), (n_inputs, *input_shape))
+    if not isinstance(scales, torch.Tensor) or tuple(scales.shape) not in shapes:
+        got = tuple(scales.shape) if isinstance(scales, torch.Tensor) else type(scales).__name__
+        raise ValueError(f"{name}.scales must return a torch.Tensor of shape {shapes[0]} or {shapes[1]}, got {got}.")
+    scales = scales.to(torch.float32)
+    if not bool((torch.isfinite(scales) & (scales > 0)).all()):
+        raise ValueError(
+            f"{name}.scales returned noise scales that are not all positive and finite (as float32); "
+            f"certificates need 0 < sigma < inf: fix the strategy or bound its scales."
+        )
+    return scales
 
 
 def check_sample_size(n, alpha):

@@ -21,6 +21,7 @@ __all__ = ["certify_in_chunks"]
 FORMAT = "smoothcert-certify-checkpoint"
 VERSION = 1
 _SCALARS = ("norm", "alpha", "abstain_label")
+_REBUILT = ("center", "label")  # not stored: rebuilt on load from X and from class_index
 
 
 def _fingerprint(estimator, X):
@@ -28,27 +29,32 @@ def _fingerprint(estimator, X):
     h = hashlib.sha256(np.ascontiguousarray(X).tobytes())
     settings = {k: repr(v) for k, v in sorted(estimator.get_params(deep=True).items())
                 if k.split("__")[0] not in ("n_jobs", "batch_size", "verbose", "memory", "device")}
-    h.update(json.dumps([estimator.seed_, settings, X.shape]).encode())
+    # classes_ names the labels: the same weights fitted on renamed classes give other labels.
+    classes = [repr(c) for c in estimator.classes_.tolist()]
+    h.update(json.dumps([estimator.seed_, settings, X.shape, classes]).encode())
     for tensor in estimator.module_.state_dict().values():
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
 
-def _load_part(path, center):
+def _load_part(path, center, estimator):
     try:
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(str(data["header"]))
-            arrays = {f.name: data[f.name] for f in fields(Certificates) if f.name not in _SCALARS + ("center",)}
+            arrays = {f.name: data[f.name] for f in fields(Certificates) if f.name not in _SCALARS + _REBUILT}
     except Exception as exc:  # any unreadable part: name it, never guess
         raise ValueError(f"checkpoint part {path!r} is unreadable ({exc}); delete it to recompute those rows.") from exc
-    if len(arrays["label"]) != len(center):
-        raise ValueError(f"checkpoint part {path!r} has {len(arrays['label'])} rows, expected {len(center)}.")
-    return Certificates(center=center, **arrays, **header)
+    if len(arrays["class_index"]) != len(center):
+        raise ValueError(f"checkpoint part {path!r} has {len(arrays['class_index'])} rows, expected {len(center)}.")
+    # As _certify_rows builds them; string classes with a numeric abstain label make an object
+    # array, which an npz file cannot hold without pickle.
+    label = estimator._with_abstain(estimator.classes_[np.maximum(arrays["class_index"], 0)], arrays["abstained"])
+    return Certificates(center=center, label=label, **arrays, **header)
 
 
 def _save_part(path, cert):
     header = json.dumps({k: np.asarray(getattr(cert, k)).item() for k in _SCALARS})
-    arrays = {f.name: getattr(cert, f.name) for f in fields(cert) if f.name not in _SCALARS + ("center",)}
+    arrays = {f.name: getattr(cert, f.name) for f in fields(cert) if f.name not in _SCALARS + _REBUILT}
     atomic_write(path, lambda f: np.savez(f, header=np.array(header), **arrays))
 
 
@@ -100,7 +106,7 @@ def certify_in_chunks(estimator, X, path, chunk_size):
         rows = X[start : start + chunk_size]
         part_path = os.path.join(path, f"rows-{start:010d}.npz")
         if os.path.exists(part_path):
-            parts.append(_load_part(part_path, rows))
+            parts.append(_load_part(part_path, rows, estimator))
             continue
         part = Certificates.concatenate(estimator._map_rows("_certify_rows", rows))
         _save_part(part_path, part)

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 from smoothcert import SmoothedClassifier
 from smoothcert import checkpoint as checkpoint_module
@@ -61,3 +62,19 @@ def test_corrupt_part_is_named(clf, tmp_path):
     part.write_bytes(part.read_bytes()[:50])  # truncated
     with pytest.raises(ValueError, match="rows-0000000003.npz.*unreadable"):
         clf.certify(X[:6], checkpoint=tmp_path, checkpoint_every=3)
+
+
+def test_renamed_classes_refuse_the_checkpoint_and_string_classes_resume(tmp_path):
+    # The same pretrained weights and seed fitted on renamed classes give other labels: a checkpoint
+    # of the first run must not be reused for the second (it would report labels 0/1 for classes 10/20).
+    net = torch.nn.Linear(3, 2)
+    kwargs = dict(module=net, max_epochs=0, sigma=0.5, n0=20, n=200, random_state=0, device="cpu")
+    SmoothedClassifier(**kwargs).fit(X, Y).certify(X[:6], checkpoint=tmp_path / "a")
+    renamed = SmoothedClassifier(**kwargs).fit(X, np.where(Y == 1, 20, 10))
+    with pytest.raises(ValueError, match="belongs to another run"):
+        renamed.certify(X[:6], checkpoint=tmp_path / "a")
+    # String classes with the numeric abstain label make an object label array; resuming reads it back.
+    named = SmoothedClassifier(**kwargs).fit(X, np.where(Y == 1, "b", "a"))
+    first = named.certify(X[:6], checkpoint=tmp_path / "b", checkpoint_every=4)
+    _same(named.certify(X[:6], checkpoint=tmp_path / "b", checkpoint_every=4), first)
+    _same(first, named.certify(X[:6]))

@@ -53,10 +53,27 @@ def test_bfloat16_autocast_runs_and_mostly_agrees(fitted):
     assert np.abs(low.radius - reference.radius).mean() < 0.1
 
 
+@pytest.mark.slow
+def test_compiled_model_certifies_like_the_eager_one(fitted):
+    import pickle
+
+    clf, X = fitted
+    reference = clf.certify(X[:6])
+    compiled = clf.set_params(compile=True).certify(X[:6])
+    restored = pickle.loads(pickle.dumps(clf))  # the compiled graph is dropped, rebuilt on use
+    clf.set_params(compile=False)
+    assert "_compiled" not in vars(restored)
+    # the same network, fused differently: identical labels, radii equal up to rare float ties
+    np.testing.assert_array_equal(compiled.label, reference.label)
+    np.testing.assert_allclose(compiled.radius, reference.radius, atol=0.02)
+
+
 def test_bad_parallel_settings(fitted):
     clf, X = fitted
     with pytest.raises(ValueError, match="n_jobs must be None"):
         clf.set_params(n_jobs=0).certify(X)
     with pytest.raises(ValueError, match="precision must be"):
         clf.set_params(n_jobs=None, precision="int8").certify(X)
-    clf.set_params(precision="float32")
+    with pytest.raises(TypeError, match="compile must be True or False"):
+        clf.set_params(precision="float32", compile="yes").certify(X)
+    clf.set_params(compile=False)
