@@ -31,6 +31,14 @@ def scale_summary(scales):
     ``scales`` is ``(n_inputs,)`` for isotropic noise or ``(n_inputs, *input_shape)`` for
     per-dimension noise; the mean of logs is taken in float64 so it stays finite and accurate for
     ``d = 150528`` float32 scales.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from smoothcert.noise import scale_summary
+    >>> low, mean_log = scale_summary(np.array([[1.0, 4.0]]))
+    >>> float(low[0]), float(np.exp(mean_log[0]))
+    (1.0, 2.0)
     """
     scales = np.asarray(scales)
     if scales.ndim == 1:

@@ -23,7 +23,14 @@ _MAX_BLOCK_SAMPLES = 1024
 
 class Stage:
     """Independent noise sub-streams of one input (Cohen et al.: selection and estimation samples
-    must be independent; the sigma optimisation must not reuse certification noise)."""
+    must be independent; the sigma optimisation must not reuse certification noise).
+
+    Examples
+    --------
+    >>> from smoothcert.sampling import Stage
+    >>> Stage.SELECTION != Stage.ESTIMATION
+    True
+    """
 
     SELECTION = 1
     ESTIMATION = 2
@@ -39,7 +46,14 @@ def _splitmix64(x):
 
 
 def derive_seed(*parts):
-    """Mix integers into one 63-bit seed (torch generators take non-negative int64 seeds)."""
+    """Mix integers into one 63-bit seed (torch generators take non-negative int64 seeds).
+
+    Examples
+    --------
+    >>> from smoothcert.sampling import derive_seed
+    >>> derive_seed(1, 2) == derive_seed(1, 2) != derive_seed(2, 1)
+    True
+    """
     h = 0
     for part in parts:
         h = _splitmix64(h ^ (int(part) & _MASK64))
@@ -60,6 +74,14 @@ def input_keys(X, seed):
     -------
     keys : list of int
         Equal rows get equal keys: the smoothed classifier stays a function of the input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from smoothcert.sampling import input_keys
+    >>> keys = input_keys(np.array([[0.0, 1.0], [2.0, 3.0], [0.0, 1.0]]), seed=0)
+    >>> keys[0] == keys[2] != keys[1]
+    True
     """
     X = np.ascontiguousarray(X, dtype=np.float32)
     return [
@@ -69,7 +91,14 @@ def input_keys(X, seed):
 
 
 def noise_block_size(input_numel):
-    """Samples per noise block for inputs of ``input_numel`` elements."""
+    """Samples per noise block for inputs of ``input_numel`` elements (at most 2**20 floats a block).
+
+    Examples
+    --------
+    >>> from smoothcert.sampling import noise_block_size
+    >>> noise_block_size(64), noise_block_size(3 * 32 * 32), noise_block_size(3 * 224 * 224)
+    (1024, 341, 6)
+    """
     return int(max(1, min(_MAX_BLOCK_SAMPLES, _BLOCK_ELEMENTS // max(1, input_numel))))
 
 
@@ -99,6 +128,14 @@ def calibrate_batch_size(model, X, *, memory_budget=2**30, candidates=(64, 128, 
     Returns
     -------
     batch_size : int
+
+    Examples
+    --------
+    >>> import torch
+    >>> from smoothcert.sampling import calibrate_batch_size
+    >>> model = torch.nn.Linear(4, 2).eval()
+    >>> calibrate_batch_size(model, torch.zeros(1, 4), candidates=(8, 16)) in (8, 16)
+    True
     """
     import time
 
@@ -167,6 +204,18 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
     Returns
     -------
     counts : ndarray of int64, shape (n_inputs, n_classes)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from smoothcert.noise import GaussianNoise
+    >>> from smoothcert.sampling import Stage, count_votes, input_keys
+    >>> model = torch.nn.Linear(2, 2).eval()
+    >>> X = torch.zeros(3, 2)
+    >>> counts = count_votes(model, X, torch.full((3,), 0.5), GaussianNoise(), 100,
+    ...                      input_keys(X.numpy(), 0), Stage.ESTIMATION, 2, batch_size=64)
+    >>> counts.shape, counts.sum(axis=1).tolist()
+    ((3, 2), [100, 100, 100])
     """
     n_inputs = X.shape[0]
     input_shape = tuple(X.shape[1:])

@@ -98,6 +98,12 @@ class TrainingRecipe(BaseEstimator, ABC):
     (``net.noise_``, from torch's global generator, which ``SmoothedClassifier`` seeds from
     ``random_state``), runs the module through ``net.infer`` and returns the loss to
     back-propagate. Subclass it for a new recipe; its ``__init__`` only stores hyperparameters.
+
+    Examples
+    --------
+    >>> from smoothcert.training import MACER, TrainingRecipe
+    >>> isinstance(MACER(), TrainingRecipe), MACER(gamma=4.0).get_params()["gamma"]
+    (True, 4.0)
     """
 
     @abstractmethod
@@ -511,6 +517,7 @@ class NoiseAugmentedNet(NeuralNetClassifier):
         return inputs, table
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Re-choose the per-sample training scales every ``update_sigma_every`` epochs."""
         super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs)
         epoch = len(self.history)
         if self.sigma_.data_dependent and epoch > 1 and (epoch - 1) % self.update_sigma_every == 0:

@@ -31,6 +31,20 @@ class SigmaOptimizer(BaseEstimator, ABC):
     data_dependent : bool
         Whether the scales depend on the input. Such certificates are only sound for the
         stateful classifier of :class:`~smoothcert.CertificateMemory`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from smoothcert.sigma import SigmaOptimizer
+    >>> class Halving(SigmaOptimizer):
+    ...     def __init__(self, init=0.5):
+    ...         self.init = init
+    ...     def base_scale(self):
+    ...         return self.init
+    ...     def scales(self, model, X, *, noise, keys, batch_size):
+    ...         return torch.full((len(X),), self.init / 2)
+    >>> Halving().scales(None, torch.zeros(2, 3), noise=None, keys=[0, 1], batch_size=8)
+    tensor([0.2500, 0.2500])
     """
 
     data_dependent = False
