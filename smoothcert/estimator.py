@@ -168,8 +168,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
     sigma_ : SigmaOptimizer
         A fitted copy of the noise scale strategy.
     memory_ : CertificateMemory or None
-        The memory that :meth:`certify` resolves against and stores into (a copy of ``memory``
-        made at fit).
+        The memory that :meth:`certify` resolves against and stores into: a copy of ``memory``
+        made at fit, or at the next call after ``set_params(memory=...)`` replaced it.
     noise_ : GaussianNoise or UniformNoise
         The noise model of ``norm``.
     seed_ : int
@@ -291,10 +291,11 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         return copy.deepcopy(self.memory)  # the user's memory is never changed
 
     def _fitted_memory(self):
-        # ``memory`` changed with set_params after fit takes effect at the next call, as the
-        # soundness warning in certify assumes.
-        if (self.memory is None) != (getattr(self, "memory_", None) is None):
+        # A memory passed with set_params after fit is used from the next call on (a copy of it,
+        # as at fit): resolving against an older copy would ignore the regions the new one holds.
+        if vars(self).get("_memory_source", None) is not self.memory:
             self.memory_ = self._make_memory()
+            self._memory_source = self.memory
         return self.memory_
 
     def _build_module(self, n_classes, net=None):
@@ -340,6 +341,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         check_routed_kwargs(self._routed_params())
         self.sigma_ = self._make_sigma()
         self.memory_ = self._make_memory()
+        self._memory_source = self.memory
         self.noise_ = get_noise(self.norm)
         X = check_X(self, X, reset=True)
         y = column_or_1d(as_numpy(y), warn=True)

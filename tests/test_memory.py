@@ -439,6 +439,22 @@ def test_estimator_starts_from_a_given_memory_and_validates_it(blobs, tmp_path):
         SmoothedClassifier(memory=l1_memory, **kwargs).fit(X, y)
 
 
+def test_memory_replaced_after_fit_is_used_from_the_next_call(blobs):
+    X, y = blobs
+    kwargs = dict(sigma=0.5, n=300, n0=30, alpha=0.01, max_epochs=2, random_state=0, device="cpu")
+    first = SmoothedClassifier(memory=CertificateMemory(), **kwargs).fit(X, y)
+    first.certify(X[:10])
+    clf = SmoothedClassifier(memory=CertificateMemory(), **kwargs).fit(X, y)
+    clf.certify(X[20:23])
+    held = first.memory_
+    clf.set_params(memory=held)
+    clf.certify(X[30:32])  # resolved against (a copy of) the 10 regions of the new memory
+    stored = len(clf.memory_)
+    assert stored > len(held) == 10 and clf.memory_ is not held
+    clf.certify(X[40:43])  # the same memory parameter: the copy is kept and keeps growing
+    assert len(clf.memory_) >= stored
+
+
 # -- persistence ---------------------------------------------------------------------------------
 
 
