@@ -451,8 +451,9 @@ def test_memory_replaced_after_fit_is_used_from_the_next_call(blobs):
     clf.certify(X[30:32])  # resolved against (a copy of) the 10 regions of the new memory
     stored = len(clf.memory_)
     assert stored > len(held) == 10 and clf.memory_ is not held
+    kept = clf.memory_
     clf.certify(X[40:43])  # the same memory parameter: the copy is kept and keeps growing
-    assert len(clf.memory_) >= stored
+    assert clf.memory_ is kept and len(kept) >= stored
 
 
 # -- persistence ---------------------------------------------------------------------------------
