@@ -31,7 +31,7 @@ def _fingerprint(estimator, X):
                 if k.split("__")[0] not in ("n_jobs", "batch_size", "verbose", "memory", "device")}
     # classes_ names the labels: the same weights fitted on renamed classes give other labels.
     classes = [repr(c) for c in estimator.classes_.tolist()]
-    h.update(json.dumps([estimator.seed_, settings, X.shape, classes]).encode())
+    h.update(json.dumps([estimator.seed_, estimator.device_.type, settings, X.shape, classes]).encode())
     for tensor in estimator.module_.state_dict().values():
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()

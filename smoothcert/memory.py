@@ -14,11 +14,11 @@ import zipfile
 from numbers import Integral
 
 import numpy as np
-from scipy.spatial import cKDTree
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._io import atomic_write
+from ._memory_store import ENTRY_ARRAYS, PREFILTER_SLACK, Entries, TreeIndex, storage_dtype, with_slack
 from .certificates import Certificates, replace_labels
 from .geometry import distance, gauge, intersects
 from .noise import get_noise
@@ -35,30 +35,15 @@ _SAFETY = 1e-10
 # Regions whose overlap margin exceeds -_CONFLICT_TOL count as intersecting: near-tangent pairs are
 # resolved by shrinking, never left to rounding.
 _CONFLICT_TOL = 1e-12
-# Relative slack of the circumscribed-ball pre-filter (it must only ever keep too many candidates).
-_PREFILTER_SLACK = 1e-9
 _TREE_MIN_ENTRIES = 2048  # algorithm="auto" scans fewer entries without a tree
 _BLOCK_ELEMENTS = 1 << 17  # entries not yet in a tree are scanned: at most ~2 blocks of this many floats
 _SCAN_ROWS = 4096  # rows per chunk of a float64 scan (keeps the temporaries in cache)
 _STATE = ("norm_", "input_shape_", "_entries", "_labels", "_codes", "_index")
 _EMPTY = "This CertificateMemory is empty: store certificates with partial_fit or fit first."
-_ARRAYS = ("code", "class_index", "rmin", "rmax", "gap", "aniso", "source", "alpha")
 
 
 def _lp(z, norm):
     return np.sqrt(np.einsum("ij,ij->i", z, z)) if norm == "l2" else np.abs(z).sum(axis=1)
-
-
-def _storage_dtype(values):
-    """float32 when every value is exactly a float32 (the estimator's inputs and scales), else float64."""
-    values = np.asarray(values)
-    if values.dtype == np.float32 or np.array_equal(values.astype(np.float32), values):
-        return np.dtype(np.float32)
-    return np.dtype(np.float64)
-
-
-def _reach(values, slack):
-    return values * (1.0 + slack) + 1e-300
 
 
 def _label_key(label):
@@ -74,120 +59,6 @@ def _updated(labels, changes):
     if len({type(v) for v in values}) > 1:  # e.g. a class name and the abstain label
         values = np.array(values, dtype=object)
     return replace_labels(labels, list(changes), values)
-
-
-class _Entries:
-    """Append-only columns of the stored regions, grown by doubling, truncatable (rollback)."""
-
-    def __init__(self, d, center_dtype=np.float32, scale_dtype=np.float32):
-        self.n = 0
-        self.centers = np.empty((0, d), center_dtype)
-        self.scales = None  # (capacity, d), allocated with the first anisotropic entry
-        self.scale_dtype = np.dtype(scale_dtype)
-        self.code = np.empty(0, np.int32)
-        self.class_index = np.empty(0, np.int64)
-        self.rmin = np.empty(0, np.float64)  # inscribed l_p radius (the ball radius of a ball)
-        self.rmax = np.empty(0, np.float64)  # circumscribed l_p radius (0: a point)
-        self.gap = np.empty(0, np.float64)  # anisotropic entries: region = gap * scales
-        self.aniso = np.empty(0, bool)
-        self.source = np.empty(0, np.int64)  # entry that decided this one, -1 if none
-        self.alpha = np.empty(0, np.float64)
-
-    def _resized(self, array, capacity):
-        out = np.empty((capacity, *array.shape[1:]), array.dtype)
-        out[: self.n] = array[: self.n]
-        return out
-
-    def reserve(self, extra):
-        capacity = len(self.code)
-        if self.n + extra <= capacity:
-            return
-        capacity = max(16, 2 * capacity, self.n + extra)
-        self.centers = self._resized(self.centers, capacity)
-        if self.scales is not None:
-            self.scales = self._resized(self.scales, capacity)
-        for name in _ARRAYS:
-            setattr(self, name, self._resized(getattr(self, name), capacity))
-
-    def promote(self, center_dtype, scale_dtype):
-        """Widen storage to float64 when new values are not exactly float32."""
-        if np.dtype(center_dtype).itemsize > self.centers.dtype.itemsize:
-            self.centers = self.centers.astype(center_dtype)
-        if np.dtype(scale_dtype).itemsize > self.scale_dtype.itemsize:
-            self.scale_dtype = np.dtype(scale_dtype)
-            if self.scales is not None:
-                self.scales = self.scales.astype(scale_dtype)
-
-    def append(self, center, scale, **values):
-        self.reserve(1)
-        i = self.n
-        self.centers[i] = center
-        if scale is not None:
-            if self.scales is None:
-                self.scales = np.ones(self.centers.shape, self.scale_dtype)
-            self.scales[i] = scale
-        for name, value in values.items():
-            getattr(self, name)[i] = value
-        self.n += 1
-
-    def __getstate__(self):
-        # Pickles (and copies) hold the entries only, not the spare capacity.
-        state = self.__dict__.copy()
-        for name in ("centers", "scales", *_ARRAYS):
-            if state[name] is not None:
-                state[name] = state[name][: self.n].copy()
-        return state
-
-    def axes(self, index):
-        """Per-dimension axes (float64) of anisotropic entries ``index``."""
-        return self.gap[index, None] * self.scales[index].astype(np.float64)
-
-
-class _TreeIndex:
-    """k-d trees over consecutive blocks of entries ``[0, n)``, merged like a binary counter.
-
-    The logarithmic method (Bentley and Saxe): a new block of entries gets its own tree; while the
-    previous block is not larger than the last one, the two are merged (rebuilt as one). Every
-    entry is rebuilt ``O(log n)`` times and a query visits ``O(log n)`` trees. Each tree is queried
-    with radius ``reach + max R_j`` of its own block: circumscribed balls, so hits are a superset.
-    """
-
-    def __init__(self, norm):
-        self.p = 2 if norm == "l2" else 1
-        self.blocks = []  # (start, stop, tree, largest circumscribed radius)
-        self.n = 0
-
-    def _build(self, entries, start, stop):
-        tree = cKDTree(entries.centers[start:stop].astype(np.float64))
-        return start, stop, tree, float(entries.rmax[start:stop].max())
-
-    def extend(self, entries, n):
-        self.blocks.append(self._build(entries, self.n, n))
-        self.n = n
-        while len(self.blocks) >= 2 and self.blocks[-2][1] - self.blocks[-2][0] <= n - self.blocks[-1][0]:
-            self.blocks.pop()
-            start = self.blocks.pop()[0]
-            self.blocks.append(self._build(entries, start, n))
-
-    def truncate(self, n):
-        """Forget blocks that reach past entry ``n`` (a rolled-back call)."""
-        self.blocks = [block for block in self.blocks if block[1] <= n]
-        self.n = self.blocks[-1][1] if self.blocks else 0
-
-    def query(self, X, reach):
-        """Per row of ``X``, the sorted entries whose circumscribed ball may come within ``reach``
-        (``None`` while no block is indexed)."""
-        if not self.blocks:
-            return None
-        per_block = [
-            tree.query_ball_point(X, _reach(reach + rmax, _PREFILTER_SLACK), p=self.p, return_sorted=True)
-            for _, _, tree, rmax in self.blocks
-        ]
-        starts = [block[0] for block in self.blocks]
-        return [
-            np.concatenate([np.asarray(hits[r], dtype=np.int64) + start for hits, start in zip(per_block, starts)])
-            for r in range(len(X))
-        ]
 
 
 class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
@@ -328,7 +199,7 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
     def _init_state(self, norm, input_shape, center_dtype=np.float32, scale_dtype=np.float32):
         self.norm_ = norm
         self.input_shape_ = tuple(int(s) for s in input_shape)
-        self._entries = _Entries(math.prod(self.input_shape_), center_dtype, scale_dtype)
+        self._entries = Entries(math.prod(self.input_shape_), center_dtype, scale_dtype)
         self._labels = []  # label code -> label value
         self._codes = {}  # label value -> code
         self._index = None
@@ -560,13 +431,13 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         if not was_fitted:
             self._init_state(
                 certificates.norm, np.shape(certificates.center)[1:],
-                _storage_dtype(certificates.center), _storage_dtype(certificates.sigma),
+                storage_dtype(certificates.center), storage_dtype(certificates.sigma),
             )
         entries = self._entries
         n_before, labels_before = entries.n, len(self._labels)
         try:
             if store:
-                entries.promote(_storage_dtype(certificates.center), _storage_dtype(certificates.sigma))
+                entries.promote(storage_dtype(certificates.center), storage_dtype(certificates.sigma))
             return self._resolve(certificates, store)
         except BaseException:
             # Roll back everything the call stored, so a failed call changes nothing.
@@ -601,7 +472,7 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             self._index = None
             return
         if self._index is None:
-            self._index = _TreeIndex(self.norm_)
+            self._index = TreeIndex(self.norm_)
         if n - self._index.n >= self._block_size():
             self._index.extend(self._entries, n)
 
@@ -617,11 +488,11 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         for a in range(start, e.n, _SCAN_ROWS):
             b = min(e.n, a + _SCAN_ROWS)
             D = _lp(x - e.centers[a:b], self.norm_)
-            found.append(np.flatnonzero(D <= _reach(reach + e.rmax[a:b], _PREFILTER_SLACK)) + a)
+            found.append(np.flatnonzero(D <= with_slack(reach + e.rmax[a:b], PREFILTER_SLACK)) + a)
         cand = np.concatenate(found).astype(np.int64) if found else np.empty(0, np.int64)
         z = x - e.centers[cand].astype(np.float64)
         D = _lp(z, self.norm_)
-        keep = D <= _reach(reach + e.rmax[cand], _PREFILTER_SLACK)
+        keep = D <= with_slack(reach + e.rmax[cand], PREFILTER_SLACK)
         return cand[keep], z[keep], D[keep]
 
     def _stored_gauge(self, cand, z, D):
@@ -928,7 +799,7 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
                 f"cannot save {os.fspath(path)!r}: labels must be ints, floats, strings or bools ({exc})."
             ) from exc
         aniso = np.flatnonzero(e.aniso[:n])
-        arrays = {name: getattr(e, name)[:n] for name in _ARRAYS}
+        arrays = {name: getattr(e, name)[:n] for name in ENTRY_ARRAYS}
         arrays["centers"] = e.centers[:n]
         arrays["scales"] = e.scales[aniso] if aniso.size else np.empty((0, e.centers.shape[1]), e.scale_dtype)
         arrays["header"] = np.frombuffer(header_bytes, dtype=np.uint8)
@@ -978,7 +849,7 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
                         f"format version {header.get('version')!r} is not supported (this smoothcert reads "
                         f"version {FORMAT_VERSION})"
                     )
-                arrays = {name: data[name] for name in (*_ARRAYS, "centers", "scales")}
+                arrays = {name: data[name] for name in (*ENTRY_ARRAYS, "centers", "scales")}
             memory = cls(**header["params"])
             memory._check_params()
             memory._restore(header, arrays)
@@ -995,7 +866,7 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         if header["norm"] not in ("l2", "l1") or not isinstance(n, int) or n < 0:
             raise ValueError("invalid header (norm or n_entries)")
         centers, scales = arrays["centers"], arrays["scales"]
-        if centers.shape != (n, d) or any(arrays[name].shape != (n,) for name in _ARRAYS):
+        if centers.shape != (n, d) or any(arrays[name].shape != (n,) for name in ENTRY_ARRAYS):
             raise ValueError(f"arrays do not match the header's {n} entries of {d} values")
         aniso = arrays["aniso"].astype(bool)
         if scales.shape != (int(aniso.sum()), d):
@@ -1011,7 +882,7 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         e = self._entries
         e.reserve(n)
         e.centers[:n] = centers
-        for name in _ARRAYS:
+        for name in ENTRY_ARRAYS:
             getattr(e, name)[:n] = arrays[name]
         if aniso.any():
             e.scales = np.ones(e.centers.shape, scales.dtype)
