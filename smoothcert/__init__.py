@@ -14,9 +14,10 @@ from .metrics import (
 from .pipeline import certify_pipeline
 from .planning import max_certifiable_radius, min_samples_for_radius
 from .plotting import CertifiedAccuracyDisplay
+from .recipes import MACER, NoiseAugmentation, SmoothAdv, TrainingRecipe
 from .results import CertificationResults, certified_accuracy_table, read_results, write_results
 from .sigma import AncerSigma, FixedSigma, IsotropicSigma, SigmaOptimizer
-from .training import MACER, NoiseAugmentation, NoiseAugmentedNet, SmoothAdv, TrainingRecipe
+from .training import NoiseAugmentedNet
 
 __version__ = "0.1.0"
 

@@ -31,10 +31,11 @@ from .exceptions import SoundnessWarning
 from .memory import CertificateMemory
 from .models import MLP, Normalize
 from .noise import get_noise
+from .recipes import make_recipe
 from .sampling import Stage, calibrate_batch_size, count_votes, input_keys
 from .sigma import FixedSigma, SigmaOptimizer
 from .sigma.base import check_scale
-from .training import NoiseAugmentedNet, make_recipe
+from .training import NoiseAugmentedNet
 
 __all__ = ["SmoothedClassifier"]
 
