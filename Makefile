@@ -27,6 +27,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" tests
 
 docs: $(STAMP)
+	rm -rf docs/gen_modules  # generated API stubs: stale ones would break -W
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 bench: $(STAMP)
