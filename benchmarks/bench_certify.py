@@ -13,26 +13,9 @@ import time
 
 import numpy as np
 import torch
+from _models import digits_cnn, small_cnn
 
 from smoothcert import SmoothedClassifier
-
-
-def digits_cnn():
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(),
-        torch.nn.Conv2d(32, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(), torch.nn.Linear(32 * 16, 10),
-    )
-
-
-def small_cnn():
-    """For 3x32x32 and 3x64x64 inputs (global pooling makes it size-agnostic)."""
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(3, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(64, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(), torch.nn.Linear(64, 10),
-    )
 
 
 def timed(fn):

@@ -12,29 +12,11 @@ import argparse
 import time
 
 import torch
+from _models import digits_cnn, small_cnn
 
 from smoothcert import AncerSigma, IsotropicSigma
 from smoothcert.noise import GaussianNoise
 from smoothcert.sampling import input_keys
-
-
-def digits_net():
-    """A digits-size CNN for 1x8x8 inputs."""
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(),
-        torch.nn.Conv2d(32, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(), torch.nn.Linear(32 * 4 * 4, 10),
-    )
-
-
-def cifar_net():
-    """A small CNN for 3x32x32 inputs."""
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(3, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(64, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(), torch.nn.Linear(64, 10),
-    )
 
 
 def best_of(fn, repeats):
@@ -82,7 +64,7 @@ def main():
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} threads, n_iter={args.n_iter}, n_samples={args.n_samples}")
     print(f"{'input':>8} {'floor us/row':>12} {'floor at':>19} {'strategy':>15} {'us/row':>8} {'ratio':>6}")
-    for name, make, shape, shrink in [("1x8x8", digits_net, (1, 8, 8), 1), ("3x32x32", cifar_net, (3, 32, 32), 5)]:
+    for name, make, shape, shrink in [("1x8x8", digits_cnn, (1, 8, 8), 1), ("3x32x32", small_cnn, (3, 32, 32), 5)]:
         # SmoothedClassifier keeps image models' weights channels_last; measure that model.
         model = make().eval().to(memory_format=torch.channels_last)
         for p in model.parameters():
