@@ -60,11 +60,17 @@ def check_params(est):
         raise ValueError(f"norm must be 'l2' (Gaussian noise) or 'l1' (uniform noise), got {est.norm!r}.")
     check_int(est.n0, "n0", 1)
     check_int(est.n, "n", 1)
-    if est.batch_size != "auto":
-        check_int(est.batch_size, "batch_size", 1)
+    if not (isinstance(est.batch_size, str) and est.batch_size == "auto"):
+        message = f"batch_size must be an int >= 1 or 'auto', got {est.batch_size!r}."
+        if isinstance(est.batch_size, bool) or not isinstance(est.batch_size, Integral):
+            raise (ValueError if isinstance(est.batch_size, str) else TypeError)(message)
+        if est.batch_size < 1:
+            raise ValueError(message)
     check_int(est.max_epochs, "max_epochs", 0)
     check_int(est.train_batch_size, "train_batch_size", 1)
     check_int(est.update_sigma_every, "update_sigma_every", 1)
+    if not isinstance(est.verbose, bool):
+        check_int(est.verbose, "verbose", 0)
     if est.precision not in ("float32", "bfloat16", "float16"):
         raise ValueError(f"precision must be 'float32', 'bfloat16' or 'float16', got {est.precision!r}.")
     if not isinstance(est.compile, bool):
@@ -73,17 +79,36 @@ def check_params(est):
         check_int(est.n_jobs, "n_jobs", -(2**31))
         if est.n_jobs == 0:
             raise ValueError("n_jobs must be None, a positive int, or negative (joblib's convention), not 0.")
-    if isinstance(est.alpha, bool) or not isinstance(est.alpha, Real):
-        raise TypeError(f"alpha must be a float in (0, 1), got {type(est.alpha).__name__}.")
-    if not 0.0 < est.alpha < 1.0:
-        raise ValueError(f"alpha must be in the open interval (0, 1), got {est.alpha}.")
-    if isinstance(est.lr, bool) or not isinstance(est.lr, Real) or not est.lr > 0:
-        raise ValueError(f"lr must be a positive float, got {est.lr!r}.")
-    if est.normalize is not None:
-        if len(est.normalize) != 2:
-            raise ValueError("normalize must be None or a pair (mean, std).")
-        if np.any(np.asarray(est.normalize[1], dtype=np.float64) <= 0):
-            raise ValueError("normalize=(mean, std) needs std > 0 everywhere.")
+    check_probability(est.alpha, "alpha")
+    check_float(est.lr, "lr", low=0.0, what="the learning rate of training")
+    if np.ndim(est.abstain_label) != 0:
+        raise TypeError(f"abstain_label must be a scalar label (e.g. -1), got {type(est.abstain_label).__name__}.")
+    check_normalize(est.normalize)
+
+
+def check_normalize(normalize, input_shape=None):
+    """``None`` or a pair ``(mean, std)`` of finite numbers or arrays (``std > 0``) that broadcast to one input."""
+    if normalize is None:
+        return
+    if not isinstance(normalize, (tuple, list)) or len(normalize) != 2:
+        raise ValueError(f"normalize must be None or a pair (mean, std), got {normalize!r}.")
+    for name, value in zip(("mean", "std"), normalize):
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"normalize=(mean, std): {name} must be a number or an array of numbers, got {value!r}.") from exc
+        if not np.isfinite(array).all():
+            raise ValueError(f"normalize=(mean, std): {name} must be finite, got {value!r}.")
+        if input_shape is not None:
+            try:
+                np.broadcast_shapes(array.shape, tuple(input_shape))
+            except ValueError:
+                raise ValueError(
+                    f"normalize=(mean, std): {name} of shape {array.shape} does not broadcast to one input of shape "
+                    f"{tuple(input_shape)} (per-channel constants of images are shaped (C, 1, 1))."
+                ) from None
+    if np.any(np.asarray(normalize[1], dtype=np.float64) <= 0):
+        raise ValueError("normalize=(mean, std) needs std > 0 everywhere.")
 
 
 def check_noise_scales(scales, strategy, n_inputs, input_shape):
@@ -120,13 +145,24 @@ def check_sample_size(n, alpha):
 
 
 def resolve_device(device):
-    """``"auto"`` -> CUDA when available, else CPU; anything else goes through ``torch.device``."""
-    if device == "auto":
+    """``"auto"`` -> CUDA when available, else CPU; anything else through ``torch.device``, checked to exist."""
+    if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}.") from exc
+    try:
+        torch.empty(0, device=resolved)
+    except (RuntimeError, AssertionError) as exc:  # torch asserts on a missing CUDA build or index
+        raise ValueError(f"device={device!r} is not available on this machine; available: {available_devices()}.") from exc
+    return resolved
+
+
+def available_devices():
+    """The devices torch can use here, e.g. ``['cpu', 'cuda:0']``."""
+    cuda = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    return ["cpu", *cuda]
 
 
 def as_numpy(X):
@@ -138,12 +174,16 @@ def as_numpy(X):
 
 def check_X(est, X, *, reset):
     """Validate inputs as float32 of shape ``(n_samples, *input_shape)``, finite."""
-    X = validate_data(
-        est, as_numpy(X), reset=reset, allow_nd=True, dtype=np.float32, ensure_all_finite=True, order="C"
-    )
-    if not reset and X.shape[1:] != est.input_shape_:
-        raise ValueError(
-            f"X has input shape {X.shape[1:]}, but {type(est).__name__} was fitted on inputs of shape "
-            f"{est.input_shape_}; reshape X to (n_samples, *{est.input_shape_})."
-        )
-    return X
+    X = as_numpy(X)
+    if not reset:
+        # Before scikit-learn's feature check, whose n_features_in_ is the channel count for images.
+        try:
+            shape = np.shape(X)
+        except ValueError:  # ragged rows: validate_data names the problem
+            shape = None
+        if shape is not None and tuple(shape[1:]) != tuple(est.input_shape_):
+            raise ValueError(
+                f"X has input shape {tuple(shape[1:])} (X.shape={tuple(shape)}), but {type(est).__name__} was fitted on "
+                f"inputs of shape {tuple(est.input_shape_)}; reshape X to (n_samples, *{tuple(est.input_shape_)})."
+            )
+    return validate_data(est, X, reset=reset, allow_nd=True, dtype=np.float32, ensure_all_finite=True, order="C")

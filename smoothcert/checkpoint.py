@@ -27,8 +27,9 @@ _REBUILT = ("center", "label")  # not stored: rebuilt on load from X and from cl
 def _fingerprint(estimator, X):
     """Hash of everything the certificates depend on: inputs, seed, settings and model weights."""
     h = hashlib.sha256(np.ascontiguousarray(X).tobytes())
+    # random_state is represented by seed_, the value drawn from it: a RandomState's repr holds an address.
     settings = {k: repr(v) for k, v in sorted(estimator.get_params(deep=True).items())
-                if k.split("__")[0] not in ("n_jobs", "batch_size", "verbose", "memory", "device")}
+                if k.split("__")[0] not in ("n_jobs", "batch_size", "verbose", "memory", "device", "random_state")}
     # classes_ names the labels: the same weights fitted on renamed classes give other labels.
     classes = [repr(c) for c in estimator.classes_.tolist()]
     h.update(json.dumps([estimator.seed_, estimator.device_.type, settings, X.shape, classes]).encode())

@@ -2,6 +2,7 @@
 
 import copy
 import inspect
+import os
 import warnings
 
 import joblib
@@ -18,6 +19,7 @@ from ._validation import (
     ROUTED_PREFIXES,
     as_numpy,
     check_noise_scales,
+    check_normalize,
     check_params,
     check_routed_kwargs,
     check_sample_size,
@@ -32,7 +34,7 @@ from .memory import CertificateMemory
 from .models import MLP, Normalize
 from .noise import get_noise
 from .recipes import make_recipe
-from .sampling import Stage, calibrate_batch_size, count_votes, input_keys
+from .sampling import Stage, calibrate_batch_size, check_scores, count_votes, input_keys
 from .sigma import FixedSigma, SigmaOptimizer
 from .sigma.base import check_scale
 from .training import NoiseAugmentedNet
@@ -67,8 +69,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         ``module__*`` parameters, or an initialised net's trained ``module_``, copied), criterion,
         optimizer, ``lr``, ``max_epochs``, ``batch_size``, ``train_split``, callbacks and iterators
         are used, with this estimator's noise, ``training`` recipe, ``device`` and ``verbose``;
-        this estimator's ``lr``, ``train_batch_size``, ``optimizer`` and ``criterion`` are then not
-        used; the net's parameters are reachable as ``module__<name>`` (e.g. ``module__lr``,
+        this estimator's ``lr``, ``train_batch_size``, ``optimizer`` and ``criterion`` must then
+        keep their defaults (other values are refused, not silently unused); the net's parameters are reachable as ``module__<name>`` (e.g. ``module__lr``,
         ``module__module__hidden_units``; other routed ``**kwargs`` are refused). The net itself
         is never changed. An initialised net is fine-tuned from its weights, or kept as it is with
         ``max_epochs=0`` here. ``clone`` (so ``GridSearchCV``) re-creates a net unfitted, as
@@ -108,8 +110,10 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         ``> 0`` prints skorch's training table and shows a tqdm progress bar for Monte Carlo runs
         lasting over a second (needs the ``progress`` extra: ``pip install smoothcert[progress]``).
     max_epochs : int, default=10
-        Training epochs. ``0`` uses a pretrained ``module`` as it is (copied, not trained); with a
-        skorch net as ``module``, any other value trains for the net's own ``max_epochs``.
+        Training epochs. ``0`` uses a pretrained ``module`` as it is (copied, not trained). With a
+        skorch net as ``module``, the default trains for the net's own ``max_epochs`` and other
+        values than ``0`` are refused (set ``module__max_epochs``), like ``lr``,
+        ``train_batch_size``, ``optimizer`` and ``criterion``.
     lr : float, default=0.01
         Learning rate of the training optimizer.
     train_batch_size : int, default=128
@@ -307,10 +311,16 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
                 module = copy.deepcopy(self.module.module_)
             else:
                 module = net.initialized_instance(net.module, net.get_params_for("module"))
-        elif self.module is None:
-            module = MLP(int(np.prod(self.input_shape_)), n_classes, **module_kwargs)
-        elif inspect.isclass(self.module) and issubclass(self.module, torch.nn.Module):
-            module = self.module(**module_kwargs)
+        elif self.module is None or (inspect.isclass(self.module) and issubclass(self.module, torch.nn.Module)):
+            build = MLP if self.module is None else self.module
+            args = (int(np.prod(self.input_shape_)), n_classes) if self.module is None else ()
+            try:
+                module = build(*args, **module_kwargs)
+            except Exception as exc:
+                raise ValueError(
+                    f"could not build {build.__name__} from module__* parameters {module_kwargs} "
+                    f"({type(exc).__name__}: {exc}); fix those parameters."
+                ) from exc
         elif isinstance(self.module, torch.nn.Module):
             if module_kwargs:
                 raise ValueError("module__* parameters need module to be a class, not an instance.")
@@ -354,9 +364,18 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"y has only one class ({self.classes_[0]!r}); a classifier needs at least two classes to fit."
             )
+        if any(bool(np.asarray(c == self.abstain_label).all()) for c in self.classes_.tolist()):
+            raise ValueError(
+                f"abstain_label={self.abstain_label!r} is one of the classes of y, so an abstention could not be told "
+                f"from that class; choose an abstain_label outside {self.classes_.tolist()}."
+            )
         self.input_shape_ = X.shape[1:]
+        check_normalize(self.normalize, self.input_shape_)
         self.device_ = resolve_device(self.device)
-        self.seed_ = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        try:
+            self.seed_ = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        except ValueError as exc:
+            raise ValueError(f"random_state must be None, an int or a numpy RandomState, got {self.random_state!r}.") from exc
         n_classes = len(self.classes_)
         training = make_recipe(self.training, "training")
         training.check_params(self.noise_)
@@ -364,7 +383,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             torch.manual_seed(self.seed_)
             # With max_epochs=0 this only initialises the net (and the per-sample scales).
             net = self._make_net(n_classes, training).initialize()
-            self._check_output_width(net.module_, X[:1], n_classes)  # before training, for a clear error
+            self._check_module_output(net.module_, X[:2], n_classes)  # before training, for a clear error
             self.net_ = net.partial_fit(X, y_encoded.astype(np.int64))
         # channels_last only changes the weights' layout: convolutions on image batches run faster
         layout = torch.channels_last if len(self.input_shape_) == 3 else torch.contiguous_format
@@ -377,6 +396,17 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         """A clone of the skorch net given as ``module``, with the ``module__*`` parameters set on it
         (``get_params(deep=True)`` lists the net's parameters as ``module__<name>``, so that is how
         ``GridSearchCV`` sets them)."""
+        defaults = {k: p.default for k, p in inspect.signature(SmoothedClassifier.__init__).parameters.items()}
+        ignored = [k for k in ("lr", "train_batch_size", "optimizer", "criterion") if getattr(self, k) != defaults[k]]
+        if self.max_epochs not in (0, defaults["max_epochs"]):
+            ignored.append("max_epochs")
+        if ignored:
+            # The net's own settings train it: a value set here would be silently unused.
+            raise ValueError(
+                f"module is a skorch net, which carries its own training settings; set {ignored} on the net (or as "
+                f"module__<name>, e.g. module__lr) instead of on {type(self).__name__} (max_epochs=0 keeps an "
+                f"initialised net as it is)."
+            )
         routed = self._routed_params()
         others = sorted(k for k in routed if not k.startswith("module__"))
         if others:
@@ -427,14 +457,24 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             **settings,
         )
 
-    def _check_output_width(self, module, X_one, n_classes):
-        with torch.inference_mode():
-            out = module.eval()(torch.as_tensor(X_one, device=self.device_))
-        if out.dim() != 2 or out.shape[1] != n_classes:
+    def _check_module_output(self, module, X_few, n_classes):
+        """One forward pass on a few training rows: the module's failures named here, not deep in training."""
+        try:
+            with torch.inference_mode():
+                out = module.eval()(torch.as_tensor(X_few, device=self.device_))
+        except Exception as exc:
             raise ValueError(
-                f"module outputs shape {tuple(out.shape)} for one input, but y has {n_classes} classes; "
+                f"module failed on a batch of inputs of shape {tuple(X_few.shape)} ({type(exc).__name__}: {exc}); "
+                f"it must map (batch, *{tuple(X_few.shape[1:])}) inputs to (batch, {n_classes}) scores."
+            ) from exc
+        if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[0] == len(X_few) and out.shape[1] != n_classes:
+            raise ValueError(
+                f"module outputs shape {tuple(out.shape)} for {len(X_few)} inputs, but y has {n_classes} classes; "
                 f"the module must output (batch, {n_classes}) scores."
             )
+        check_scores(out, len(X_few), n_classes)
+        if not bool(torch.isfinite(out).all()):
+            raise ValueError("module produced non-finite scores (NaN or inf) on training inputs; check its weights and normalize.")
 
     # -- Monte Carlo ----------------------------------------------------------------------------
 
@@ -546,6 +586,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         ``abstain_label``), consistently with earlier :meth:`certify` calls. Nothing is stored:
         a prediction certifies no region. :meth:`predict_proba` reports the raw votes.
         """
+        if not isinstance(abstain, (bool, np.bool_)):
+            raise TypeError(f"abstain must be True or False, got {abstain!r}.")
         counts = self.predict_proba(X) * self.n
         top2 = np.argsort(-counts, axis=1, kind="stable")[:, :2]
         labels = self.classes_[top2[:, 0]]
@@ -604,6 +646,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
                 SoundnessWarning,
                 stacklevel=2,
             )
+        if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+            raise TypeError(f"checkpoint must be None or a folder path (str or os.PathLike), got {checkpoint!r}.")
         if checkpoint is None:
             certificates = Certificates.concatenate(self._map_rows("_certify_rows", X))
         else:

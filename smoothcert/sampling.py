@@ -12,7 +12,7 @@ import hashlib
 import numpy as np
 import torch
 
-__all__ = ["Stage", "input_keys", "derive_seed", "count_votes", "noise_block_size", "calibrate_batch_size"]
+__all__ = ["Stage", "input_keys", "derive_seed", "count_votes", "check_scores", "noise_block_size", "calibrate_batch_size"]
 
 _MASK64 = (1 << 64) - 1
 # Noise for one block is at most this many floats (4 MiB); blocks are a unit of the noise stream,
@@ -229,11 +229,16 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
     buffer = torch.empty((batch_size, *input_shape), dtype=X.dtype, device=device, memory_format=_memory_format(X))
     owner = torch.empty(batch_size, dtype=torch.int64, device=device)
     generator = torch.Generator(device=device)
+    nonfinite = torch.zeros((), dtype=torch.bool, device=device)
     filled = 0
 
     def flush(size):
         with torch.inference_mode():
-            votes = model(buffer[:size]).argmax(dim=1)
+            scores = model(buffer[:size])
+            check_scores(scores, size, n_classes)
+            # Reduced on the device and read once at the end: no host synchronisation per batch.
+            nonfinite.logical_or_(~torch.isfinite(scores).all())
+            votes = scores.argmax(dim=1)
         counts.index_add_(0, owner[:size] * n_classes + votes, torch.ones_like(votes))
         if progress is not None:
             progress(size)
@@ -256,4 +261,24 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
                     filled = 0
     if filled:
         flush(filled)
+    if bool(nonfinite):
+        # argmax would count NaN scores as votes for one class: a certificate from them means nothing.
+        raise ValueError(
+            "module produced non-finite scores (NaN or inf) on noisy copies of the inputs, so no vote can be "
+            "counted and nothing is certified; check the model's weights (did training diverge?) and normalize."
+        )
     return counts.view(n_inputs, n_classes).cpu().numpy()
+
+
+def check_scores(scores, batch, n_classes):
+    """Raise a ValueError naming ``module`` unless ``scores`` is a ``(batch, n_classes)`` tensor."""
+    if not isinstance(scores, torch.Tensor):
+        raise ValueError(
+            f"module must return a torch.Tensor of scores of shape (batch, n_classes) = ({batch}, {n_classes}), "
+            f"got {type(scores).__name__}; unpack tuples or convert arrays inside forward."
+        )
+    if tuple(scores.shape) != (batch, n_classes):
+        raise ValueError(
+            f"module must return scores of shape (batch, n_classes) = ({batch}, {n_classes}) for a batch of {batch} "
+            f"inputs, got {tuple(scores.shape)}."
+        )

@@ -78,3 +78,41 @@ def test_renamed_classes_refuse_the_checkpoint_and_string_classes_resume(tmp_pat
     first = named.certify(X[:6], checkpoint=tmp_path / "b", checkpoint_every=4)
     _same(named.certify(X[:6], checkpoint=tmp_path / "b", checkpoint_every=4), first)
     _same(first, named.certify(X[:6]))
+
+
+_CHILD = """
+import sys, numpy as np
+from smoothcert import SmoothedClassifier
+rng = np.random.default_rng(0)
+X = rng.normal(size=(60, 3)).astype(np.float32)
+y = (X[:, 0] + X[:, 1] > 0).astype(int)
+clf = SmoothedClassifier(sigma=0.5, n0=20, n=20000, max_epochs=2, random_state=np.random.RandomState(5),
+                         device="cpu").fit(X, y)
+cert = clf.certify(X[:40], checkpoint=sys.argv[1], checkpoint_every=2)
+np.save(sys.argv[2], cert.p_lower)
+"""
+
+
+def test_killed_run_with_a_random_state_instance_resumes_in_a_new_process(tmp_path):
+    # The fingerprint must hold values only: a RandomState's repr names its address, new in every process.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder, script = tmp_path / "ckpt", tmp_path / "child.py"
+    script.write_text(_CHILD)
+    child = subprocess.Popen([sys.executable, str(script), str(folder), str(tmp_path / "first.npy")])
+    deadline = time.monotonic() + 120
+    while not (folder.exists() and len(list(folder.glob("rows-*.npz"))) >= 2):
+        assert child.poll() is None and time.monotonic() < deadline, "the child ended before it could be killed"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    done = len(list(folder.glob("rows-*.npz")))
+    assert 2 <= done < 20  # killed midway
+    subprocess.run([sys.executable, str(script), str(folder), str(tmp_path / "resumed.npy")], check=True, timeout=300)
+    namespace = {"__name__": "uninterrupted"}
+    exec(_CHILD.split("cert = ")[0], namespace)  # the same fit, here, then certify without a checkpoint
+    full = namespace["clf"].certify(namespace["X"][:40])
+    np.testing.assert_array_equal(np.load(tmp_path / "resumed.npy"), full.p_lower)

@@ -380,7 +380,7 @@ def test_initialised_skorch_net_is_kept_or_fine_tuned(digits):
     assert kept.module_ is not net.module_
     for a, b in zip(kept.module_.parameters(), original):
         assert torch.equal(a, b)
-    tuned = SmoothedClassifier(module=net, max_epochs=1, random_state=0, device="cpu").fit(X, y)
+    tuned = SmoothedClassifier(module=net, random_state=0, device="cpu").fit(X, y)  # the net's own max_epochs
     assert not all(torch.equal(a, b) for a, b in zip(tuned.module_.parameters(), original))
     for a, b in zip(net.module_.parameters(), original):  # never trained in place
         assert torch.equal(a, b)
@@ -388,7 +388,7 @@ def test_initialised_skorch_net_is_kept_or_fine_tuned(digits):
 
 def test_skorch_net_parameters_are_routed_as_module_params(digits):
     X, y = digits[0][:100], digits[1][:100]
-    clf = SmoothedClassifier(module=_skorch_net(), max_epochs=1, random_state=0, device="cpu")
+    clf = SmoothedClassifier(module=_skorch_net(), random_state=0, device="cpu")
     assert clf.get_params()["module__lr"] == 0.01  # listed like any nested estimator's parameters
     clf.set_params(module__lr=0.05, module__max_epochs=2, module__module__hidden_units=(8,)).fit(X, y)
     assert clf.net_.lr == 0.05 and len(clf.net_.history) == 2 and clf.module_.layers[1].out_features == 8
@@ -400,6 +400,10 @@ def test_skorch_net_parameters_are_routed_as_module_params(digits):
         SmoothedClassifier(module=trained, module__module__hidden_units=(8,)).fit(X, y)
     with pytest.raises(TypeError, match="skorch NeuralNet"):
         SmoothedClassifier(module="mlp").fit(X, y)
+    # this estimator's training settings would be silently unused with a net: refused like optimizer__*
+    for setting in (dict(lr=0.1), dict(max_epochs=3), dict(train_batch_size=32), dict(criterion=torch.nn.NLLLoss)):
+        with pytest.raises(ValueError, match=rf"set \['{next(iter(setting))}'\] on the net .*module__lr"):
+            SmoothedClassifier(module=_skorch_net(), **setting).fit(X, y)
 
 
 # -- progress --------------------------------------------------------------------------------------------
