@@ -84,6 +84,36 @@ def check_params(est):
     if np.ndim(est.abstain_label) != 0:
         raise TypeError(f"abstain_label must be a scalar label (e.g. -1), got {type(est.abstain_label).__name__}.")
     check_normalize(est.normalize)
+    check_sampling(est)
+
+
+def check_sampling(est):
+    """Validate the sampling mode and its settings; warn about settings the mode does not use."""
+    modes = ("fixed", "sequential", "adaptive")
+    if not isinstance(est.sampling, str) or est.sampling not in modes:
+        raise ValueError(f"sampling must be one of {modes}, got {est.sampling!r}.")
+    if est.radii is not None:
+        try:
+            radii = np.asarray(est.radii, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"radii must be None or a sequence of radii >= 0, got {est.radii!r}.") from None
+        if radii.ndim != 1 or not radii.size or not np.isfinite(radii).all() or (radii < 0).any():
+            raise ValueError(f"radii must be None or a non-empty 1-D sequence of finite radii >= 0, got {est.radii!r}.")
+    if not (isinstance(est.looks, str) and est.looks == "doubling"):
+        if isinstance(est.looks, str) or np.ndim(est.looks) != 1:
+            raise ValueError(f"looks must be 'doubling' or an increasing tuple of ints ending at n, got {est.looks!r}.")
+    check_float(est.radius_tolerance, "radius_tolerance", low=0.0, what="how much smaller a planned radius may be")
+    check_int(est.pilot, "pilot", 1)
+    unused = {
+        "radii": est.radii is not None and est.sampling != "sequential",
+        "looks": not (isinstance(est.looks, str) and est.looks == "doubling") and est.sampling != "sequential",
+        "radius_tolerance": est.radius_tolerance != 0.01 and est.sampling != "adaptive",
+        "pilot": est.pilot != 1000 and est.sampling != "adaptive",
+        "n0": est.n0 != 100 and est.sampling == "adaptive",
+    }
+    for name, quiet in unused.items():
+        if quiet:
+            warnings.warn(f"{name}={getattr(est, name)!r} is not used by sampling={est.sampling!r}.", UserWarning, stacklevel=4)
 
 
 def check_normalize(normalize, input_shape=None):
@@ -179,9 +209,10 @@ def check_X(est, X, *, reset):
         # Before scikit-learn's feature check, whose n_features_in_ is the channel count for images.
         try:
             shape = np.shape(X)
-        except ValueError:  # ragged rows: validate_data names the problem
+        except (TypeError, ValueError):  # ragged rows or array-likes without a shape: validate_data decides
             shape = None
-        if shape is not None and tuple(shape[1:]) != tuple(est.input_shape_):
+        tabular = len(est.input_shape_) == 1 and shape is not None and len(shape) <= 2  # scikit-learn's message is clear
+        if shape is not None and not tabular and tuple(shape[1:]) != tuple(est.input_shape_):
             raise ValueError(
                 f"X has input shape {tuple(shape[1:])} (X.shape={tuple(shape)}), but {type(est).__name__} was fitted on "
                 f"inputs of shape {tuple(est.input_shape_)}; reshape X to (n_samples, *{tuple(est.input_shape_)})."

@@ -4,10 +4,20 @@ Cohen et al. (2019), "Certified Adversarial Robustness via Randomized Smoothing"
 Clopper-Pearson bound in CERTIFY and a two-sided binomial test in PREDICT.
 """
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 from scipy import stats
 
-__all__ = ["clopper_pearson_lower", "binomial_test_pvalue", "max_p_lower", "min_samples_to_certify"]
+__all__ = [
+    "ConfidenceBound",
+    "ClopperPearson",
+    "clopper_pearson_lower",
+    "clopper_pearson_upper",
+    "binomial_test_pvalue",
+    "max_p_lower",
+    "min_samples_to_certify",
+]
 
 
 def clopper_pearson_lower(k, n, alpha):
@@ -46,6 +56,58 @@ def clopper_pearson_lower(k, n, alpha):
     # beta.ppf(alpha, 0, n + 1) is nan: the k = 0 bound is 0 by definition.
     out[positive] = stats.beta.ppf(alpha, k[positive], n[positive] - k[positive] + 1)
     return out
+
+
+def clopper_pearson_upper(k, n, alpha):
+    """One-sided ``(1 - alpha)`` Clopper-Pearson upper bound, ``1`` when ``k = n``.
+
+    The mirror image of :func:`clopper_pearson_lower`: ``1 - clopper_pearson_lower(n - k, n, alpha)``.
+
+    Examples
+    --------
+    >>> from smoothcert.bounds import clopper_pearson_upper
+    >>> round(float(clopper_pearson_upper(10, 100, 0.001)), 6)
+    0.22467
+    >>> float(clopper_pearson_upper(100, 100, 0.001))
+    1.0
+    """
+    k, n = np.broadcast_arrays(np.asarray(k, dtype=np.float64), np.asarray(n, dtype=np.float64))
+    return 1.0 - clopper_pearson_lower(n - k, n, alpha)
+
+
+class ConfidenceBound(ABC):
+    """One-sided confidence bounds on a binomial proportion, the statistics of certification.
+
+    A bound offered for certification must be exact: ``P[lower(K, n, alpha) > p] <= alpha`` for
+    every ``p`` and ``n`` (``K ~ Binomial(n, p)``), not only asymptotically (the Wilson and normal
+    approximations are not). The sequential and adaptive procedures call the same interface at
+    their own levels.
+
+    Examples
+    --------
+    >>> from smoothcert.bounds import ClopperPearson
+    >>> bound = ClopperPearson()
+    >>> bool(bound.lower(90, 100, 0.01) < 0.9 < bound.upper(90, 100, 0.01))
+    True
+    """
+
+    @abstractmethod
+    def lower(self, k, n, alpha):
+        """``(1 - alpha)`` lower bounds for counts ``k`` out of ``n`` (arrays broadcast)."""
+
+    @abstractmethod
+    def upper(self, k, n, alpha):
+        """``(1 - alpha)`` upper bounds for counts ``k`` out of ``n`` (arrays broadcast)."""
+
+
+class ClopperPearson(ConfidenceBound):
+    """Clopper-Pearson's exact bounds (the default, as in Cohen et al.'s CERTIFY)."""
+
+    def lower(self, k, n, alpha):
+        return clopper_pearson_lower(k, n, alpha)
+
+    def upper(self, k, n, alpha):
+        return clopper_pearson_upper(k, n, alpha)
 
 
 def binomial_test_pvalue(n_a, n_b):

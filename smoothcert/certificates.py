@@ -4,6 +4,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from .noise import get_noise
+
 __all__ = ["Certificates", "replace_labels"]
 
 
@@ -80,6 +82,15 @@ class Certificates:
         Failure probability of each row's statistical bound.
     abstain_label : object
         Value of ``label`` for abstentions.
+    n_used : ndarray of int64, shape (n_inputs,)
+        Forward passes spent on the row by certification (selection or pilot samples included,
+        the sigma strategy's optimisation not); ``-1`` where unknown.
+    stop_reason : ndarray of str, shape (n_inputs,)
+        Why sampling stopped: ``"max_samples"`` (drew the largest ``n``), ``"certified"`` or
+        ``"abstained"`` (sequential sampling stopped early with every decision clear; adaptive
+        sampling abstains on its pilot), ``"converged"`` (adaptive sampling: fewer samples give
+        the radius of ``n`` within the tolerance); ``""`` where unknown. See
+        :mod:`smoothcert.procedures`.
 
     Examples
     --------
@@ -108,6 +119,16 @@ class Certificates:
     memory_entry: np.ndarray
     alpha: float
     abstain_label: object = -1
+    n_used: np.ndarray = None
+    stop_reason: np.ndarray = None
+
+    def __post_init__(self):
+        n = len(self.label)
+        # Certificates made before sampling modes existed (or by hand) have no sampling record.
+        if self.n_used is None:
+            object.__setattr__(self, "n_used", np.full(n, -1, dtype=np.int64))
+        if self.stop_reason is None:
+            object.__setattr__(self, "stop_reason", np.full(n, "", dtype="<U11"))
 
     @classmethod
     def from_arrays(cls, *, memory_entry=None, abstain_label=-1, **arrays):
@@ -116,6 +137,37 @@ class Certificates:
         if memory_entry is None:
             memory_entry = np.full(n, -1, dtype=np.int64)
         return cls(memory_entry=np.asarray(memory_entry, dtype=np.int64), abstain_label=abstain_label, **arrays)
+
+    @classmethod
+    def from_gap(cls, *, gap, sigma, norm, center, **arrays):
+        """Build from the gap (radius in units of ``sigma``), deriving ``radius``, ``log_volume`` and
+        ``proxy_radius``: the one place where the region's size follows from ``(gap, sigma, norm)``.
+
+        Parameters
+        ----------
+        gap : ndarray of float64, shape (n_inputs,)
+        sigma : ndarray of float32, shape (n_inputs,) or (n_inputs, *input_shape)
+        norm : {"l2", "l1"}
+        center : ndarray of shape (n_inputs, *input_shape)
+        **arrays
+            The other fields (``label``, ``class_index``, ``p_lower``, ``abstained``, ``alpha``, ...).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from smoothcert import Certificates
+        >>> cert = Certificates.from_gap(gap=np.array([2.0]), sigma=np.array([0.25], np.float32), norm="l2",
+        ...     center=np.zeros((1, 2)), label=np.array([1]), class_index=np.array([1]), p_lower=np.array([0.98]),
+        ...     abstained=np.array([False]), alpha=0.001)
+        >>> float(cert.radius[0])
+        0.5
+        """
+        noise = get_noise(norm)
+        d = int(np.prod(np.shape(center)[1:], dtype=np.int64))
+        return cls.from_arrays(
+            gap=gap, sigma=sigma, norm=norm, center=center, radius=noise.radius(gap, sigma),
+            log_volume=noise.log_volume(gap, sigma, d), proxy_radius=noise.proxy_radius(gap, sigma), **arrays,
+        )
 
     @classmethod
     def concatenate(cls, parts):
@@ -198,6 +250,8 @@ class Certificates:
             "log_volume": self.log_volume,
             "abstained": self.abstained,
             "memory_entry": self.memory_entry,
+            "n_used": self.n_used,
+            "stop_reason": self.stop_reason,
         }
         if self.anisotropic:
             flat = self.sigma.reshape(len(self), -1).astype(np.float64)

@@ -16,16 +16,17 @@ import numpy as np
 from ._io import atomic_write
 from .certificates import Certificates
 
-__all__ = ["certify_in_chunks"]
+__all__ = ["certify_in_chunks", "fingerprint"]
 
 FORMAT = "smoothcert-certify-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: parts carry n_used and stop_reason (sampling modes)
 _SCALARS = ("norm", "alpha", "abstain_label")
 _REBUILT = ("center", "label")  # not stored: rebuilt on load from X and from class_index
 
 
-def _fingerprint(estimator, X):
-    """Hash of everything the certificates depend on: inputs, seed, settings and model weights."""
+def fingerprint(estimator, X):
+    """Hash of everything a fitted estimator's certificates of ``X`` depend on: inputs, seed, settings
+    and model weights (values only, so a new process with the same fit gets the same hash)."""
     h = hashlib.sha256(np.ascontiguousarray(X).tobytes())
     # random_state is represented by seed_, the value drawn from it: a RandomState's repr holds an address.
     settings = {k: repr(v) for k, v in sorted(estimator.get_params(deep=True).items())
@@ -38,7 +39,7 @@ def _fingerprint(estimator, X):
     return h.hexdigest()
 
 
-def _load_part(path, center, estimator):
+def _load_part(path, center, labels):
     try:
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(str(data["header"]))
@@ -47,10 +48,9 @@ def _load_part(path, center, estimator):
         raise ValueError(f"checkpoint part {path!r} is unreadable ({exc}); delete it to recompute those rows.") from exc
     if len(arrays["class_index"]) != len(center):
         raise ValueError(f"checkpoint part {path!r} has {len(arrays['class_index'])} rows, expected {len(center)}.")
-    # As _certify_rows builds them; string classes with a numeric abstain label make an object
-    # array, which an npz file cannot hold without pickle.
-    label = estimator._with_abstain(estimator.classes_[np.maximum(arrays["class_index"], 0)], arrays["abstained"])
-    return Certificates(center=center, label=label, **arrays, **header)
+    # Labels are rebuilt: string classes with a numeric abstain label make an object array, which an
+    # npz file cannot hold without pickle.
+    return Certificates(center=center, label=labels(arrays["class_index"], arrays["abstained"]), **arrays, **header)
 
 
 def _save_part(path, cert):
@@ -59,7 +59,7 @@ def _save_part(path, cert):
     atomic_write(path, lambda f: np.savez(f, header=np.array(header), **arrays))
 
 
-def certify_in_chunks(estimator, X, path, chunk_size):
+def certify_in_chunks(certify, X, path, chunk_size, *, fingerprint, labels):
     """Raw certificates (before any memory) of validated rows ``X``, checkpointed under ``path``.
 
     Finished chunks found in ``path`` are read back instead of recomputed; ``SmoothedClassifier.certify``
@@ -67,14 +67,19 @@ def certify_in_chunks(estimator, X, path, chunk_size):
 
     Parameters
     ----------
-    estimator : SmoothedClassifier
-        A fitted estimator.
+    certify : callable
+        Maps rows of ``X`` to their :class:`Certificates`.
     X : ndarray of shape (n_samples, *input_shape)
         Validated inputs.
     path : str or os.PathLike
         Checkpoint folder (created if missing).
     chunk_size : int
         Rows per checkpointed chunk.
+    fingerprint : str
+        Hash of everything the certificates depend on (see :func:`fingerprint`); a folder holding
+        another one is refused.
+    labels : callable
+        ``labels(class_index, abstained)`` rebuilds the ``label`` column of a stored chunk.
 
     Returns
     -------
@@ -99,8 +104,8 @@ def certify_in_chunks(estimator, X, path, chunk_size):
     """
     os.makedirs(path, exist_ok=True)
     manifest_path = os.path.join(path, "manifest.json")
-    manifest = {"format": FORMAT, "version": VERSION, "fingerprint": _fingerprint(estimator, X),
-                "n_rows": len(X), "chunk_size": chunk_size}
+    manifest = {"format": FORMAT, "version": VERSION, "fingerprint": fingerprint, "n_rows": len(X),
+                "chunk_size": chunk_size}
     if os.path.exists(manifest_path):
         try:
             with open(manifest_path) as f:
@@ -119,9 +124,9 @@ def certify_in_chunks(estimator, X, path, chunk_size):
         rows = X[start : start + chunk_size]
         part_path = os.path.join(path, f"rows-{start:010d}.npz")
         if os.path.exists(part_path):
-            parts.append(_load_part(part_path, rows, estimator))
+            parts.append(_load_part(part_path, rows, labels))
             continue
-        part = Certificates.concatenate(estimator._map_rows("_certify_rows", rows))
+        part = certify(rows)
         _save_part(part_path, part)
         parts.append(part)
     return Certificates.concatenate(parts)

@@ -1,11 +1,11 @@
 """SmoothedClassifier: a randomized-smoothing classifier behind scikit-learn's API."""
 
 import copy
+import functools
 import inspect
 import os
 import warnings
 
-import joblib
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -14,11 +14,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch import NeuralNet
 
-from ._progress import progress_bar
 from ._validation import (
     ROUTED_PREFIXES,
     as_numpy,
-    check_noise_scales,
     check_normalize,
     check_params,
     check_routed_kwargs,
@@ -26,15 +24,17 @@ from ._validation import (
     check_X,
     resolve_device,
 )
-from .bounds import binomial_test_pvalue, clopper_pearson_lower
+from .bounds import ClopperPearson, binomial_test_pvalue
 from .certificates import Certificates, replace_labels
-from .checkpoint import certify_in_chunks
+from .checkpoint import certify_in_chunks, fingerprint
+from .engine import MonteCarloEngine
 from .exceptions import SoundnessWarning
 from .memory import CertificateMemory
 from .models import MLP, Normalize
 from .noise import get_noise
+from .procedures import certify_rows, noise_scales, vote_counts
 from .recipes import make_recipe
-from .sampling import Stage, calibrate_batch_size, check_scores, count_votes, input_keys
+from .sampling import Stage, check_scores
 from .sigma import FixedSigma, SigmaOptimizer
 from .sigma.base import check_scale
 from .training import NoiseAugmentedNet
@@ -86,6 +86,30 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         Noisy samples used to bound the top class's probability (and used by :meth:`predict`).
     alpha : float, default=0.001
         Failure probability of each certificate, in ``(0, 1)``.
+    sampling : {"fixed", "sequential", "adaptive"}, default="fixed"
+        How :meth:`certify` spends samples, each with the guarantee of CERTIFY at ``alpha``
+        (:mod:`smoothcert.procedures`; user guide "Spend fewer samples"):
+        ``"fixed"`` is Cohen et al.'s CERTIFY (``n0 + n`` per input); ``"sequential"`` looks at
+        the count at ``looks`` and stops once the decisions at ``radii`` (and abstain/certify)
+        are clear, bounding each look at ``alpha / len(looks)``; ``"adaptive"`` plans the
+        samples of each input from a ``pilot`` so that its radius is within
+        ``radius_tolerance`` of the radius at ``n``. ``n`` is the most estimation samples of an
+        input in every mode; ``Certificates.n_used`` and ``stop_reason`` report what each used.
+    radii : sequence of float or None, default=None
+        ``sampling="sequential"``: the radii at which "certified at ``r``" must be decided exactly
+        (e.g. the grid of a certified-accuracy table); ``None``: only abstain or certify, so
+        radii are small. Other radii than these are not the goal (lower than ``"fixed"``'s).
+    looks : "doubling" or tuple of int, default="doubling"
+        ``sampling="sequential"``: estimation sample sizes at which to look, increasing and
+        ending at ``n``; ``"doubling"`` is one noise block (1024 samples for inputs up to 1024
+        values), twice that, ..., then ``n``. Intermediate looks are rounded up to the noise
+        block, so that results never depend on scheduling.
+    radius_tolerance : float, default=0.01
+        ``sampling="adaptive"``: how much smaller than at ``n`` a radius may be planned, in the
+        units of ``X``.
+    pilot : int, default=1000
+        ``sampling="adaptive"``: samples that select the class and plan the estimation (in
+        place of ``n0``, which this mode does not use).
     batch_size : int or "auto", default=1000
         Noisy copies per forward pass during certification (copies of several inputs share one
         pass); results do not depend on it. ``"auto"`` times the model's forward pass at a few
@@ -200,6 +224,11 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         n0=100,
         n=100_000,
         alpha=0.001,
+        sampling="fixed",
+        radii=None,
+        looks="doubling",
+        radius_tolerance=0.01,
+        pilot=1000,
         batch_size=1000,
         device="auto",
         n_jobs=None,
@@ -225,6 +254,11 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         self.n0 = n0
         self.n = n
         self.alpha = alpha
+        self.sampling = sampling
+        self.radii = radii
+        self.looks = looks
+        self.radius_tolerance = radius_tolerance
+        self.pilot = pilot
         self.batch_size = batch_size
         self.device = device
         self.n_jobs = n_jobs
@@ -483,66 +517,41 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         check_params(self)
         return check_X(self, X, reset=False)
 
-    def _to_device(self, X):
-        X_t = torch.as_tensor(X)
-        if self.device_.type == "cuda":
-            X_t = X_t.pin_memory()  # lets the copy overlap with work already queued on the GPU
-        return X_t.to(self.device_, non_blocking=True)
+    def _engine(self):
+        """The Monte Carlo engine of the fitted module under the current parameters."""
+        batch_size = self.batch_size
+        if batch_size == "auto" and getattr(self, "batch_size_", None) is not None:
+            batch_size = self.batch_size_
+        return MonteCarloEngine(
+            self.module_, self.noise_, len(self.classes_), self.seed_, device=self.device_, batch_size=batch_size,
+            precision=self.precision, compile=self.compile, verbose=self.verbose, n_jobs=self.n_jobs,
+        )
 
-    def _inference_model(self):
-        model = self.module_
-        if self.compile:
-            cached = vars(self).get("_compiled")
-            if cached is None or cached[0] is not model:  # compiled for this fit's module only
-                self._compiled = cached = (model, torch.compile(model))
-            model = cached[1]
-        if self.precision == "float32":
-            return model
-        dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}[self.precision]
+    def _map_rows(self, function, X, **kwargs):
+        """``function(engine, X_part, **kwargs)`` over shards of ``X`` (see ``MonteCarloEngine.map_rows``)."""
+        engine = self._engine()
+        parts = engine.map_rows(functools.partial(function, **kwargs), X)
+        if self.batch_size == "auto" and engine.batch_size != "auto":
+            self.batch_size_ = engine.batch_size  # calibrated once per fitted module
+        return parts
 
-        def forward(X):
-            with torch.autocast(self.device_.type, dtype=dtype):
-                return model(X)
+    def noise_scales(self, X):
+        """The noise scales the fitted ``sigma`` strategy chooses for each input of ``X``.
 
-        return forward
+        The scales :meth:`certify` and :meth:`predict` draw noise with (data-dependent
+        strategies optimise them per input, from their own noise streams).
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_compiled", None)  # compiled graphs do not pickle; rebuilt on first use
-        return state
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, *input_shape)
 
-    def _map_rows(self, method, X):
-        """``self.<method>`` over shards of rows on joblib workers, results in row order.
-
-        Noise streams are keyed per input, so sharding never changes a result.
+        Returns
+        -------
+        scales : ndarray of float32, shape (n_samples,) or (n_samples, *input_shape)
+            One scale per input (isotropic) or per input dimension (anisotropic).
         """
-        n_shards = min(len(X), joblib.effective_n_jobs(self.n_jobs))
-        if n_shards <= 1:
-            return [getattr(self, method)(X)]
-        self._batch_size(self._to_device(X[:1]))  # calibrate "auto" once, not per worker
-        worker = copy.copy(self)
-        vars(worker).pop("memory_", None)  # the Monte Carlo part never reads it: don't ship it
-        run = getattr(worker, method)
-        return joblib.Parallel(n_jobs=self.n_jobs)(joblib.delayed(run)(part) for part in np.array_split(X, n_shards))
-
-    def _counts(self, X_t, scales, keys, num, stage):
-        with progress_bar(self.verbose, len(X_t) * num, f"Monte Carlo, {num} samples per input") as update:
-            return count_votes(
-                self._inference_model(), X_t, scales, self.noise_, num, keys, stage, len(self.classes_),
-                self._batch_size(X_t), progress=update,
-            )
-
-    def _scales(self, X_t, keys):
-        scales = self.sigma_.scales(self.module_, X_t, noise=self.noise_, keys=keys, batch_size=self._batch_size(X_t))
-        return check_noise_scales(scales, self.sigma_, len(X_t), self.input_shape_)
-
-    def _batch_size(self, X_t):
-        """``batch_size``, or for ``"auto"`` the calibrated size (measured once, kept in ``batch_size_``)."""
-        if self.batch_size != "auto":
-            return self.batch_size
-        if getattr(self, "batch_size_", None) is None:
-            self.batch_size_ = calibrate_batch_size(self.module_, X_t)
-        return self.batch_size_
+        X = self._check_inputs(X)
+        return np.concatenate(self._map_rows(noise_scales, X, strategy=self.sigma_))
 
     def predict_proba(self, X):
         """Vote frequencies of the ``n`` noisy copies of each input (Monte Carlo ``p_c(x)``).
@@ -556,13 +565,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
         """
         X = self._check_inputs(X)
-        return np.concatenate(self._map_rows("_vote_frequencies", X))
-
-    def _vote_frequencies(self, X):
-        keys = input_keys(X, self.seed_)
-        X_t = self._to_device(X)
-        scales = self._scales(X_t, keys)
-        return self._counts(X_t, scales, keys, self.n, Stage.PREDICTION) / self.n
+        counts = self._map_rows(vote_counts, X, strategy=self.sigma_, num=self.n, stage=Stage.PREDICTION)
+        return np.concatenate(counts) / self.n
 
     def predict(self, X, abstain=False):
         """Smoothed prediction: the class with most votes among ``n`` noisy copies.
@@ -613,11 +617,13 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         return replace_labels(labels, abstained, self.abstain_label)
 
     def certify(self, X, *, checkpoint=None, checkpoint_every=256):
-        """Certify each input with Cohen et al.'s CERTIFY (class selection, then a bound).
+        """Certify each input: a class and a region where the smoothed classifier provably keeps it.
 
-        For each row: choose the noise scales, select the top class on ``n0`` noisy copies, bound
-        its probability from ``n`` independent copies (Clopper-Pearson at ``alpha``) and turn the
-        bound into a certified region; abstain when the bound is at most 1/2.
+        For each row: choose the noise scales, select the top class, bound its probability under
+        noise from independent samples (Clopper-Pearson) and turn the bound into a certified
+        region; abstain when the bound is at most 1/2. ``sampling`` chooses how many samples:
+        Cohen et al.'s CERTIFY (``"fixed"``: ``n0`` then ``n``), or fewer with the same guarantee
+        (``"sequential"``, ``"adaptive"``; see :mod:`smoothcert.procedures`).
 
         Parameters
         ----------
@@ -649,37 +655,38 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
             raise TypeError(f"checkpoint must be None or a folder path (str or os.PathLike), got {checkpoint!r}.")
         if checkpoint is None:
-            certificates = Certificates.concatenate(self._map_rows("_certify_rows", X))
+            certificates = self._certify_rows(X)
         else:
             if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
                 raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}.")
-            certificates = certify_in_chunks(self, X, checkpoint, checkpoint_every)
+            certificates = certify_in_chunks(
+                self._certify_rows, X, checkpoint, checkpoint_every, fingerprint=fingerprint(self, X),
+                labels=lambda class_index, abstained: self._with_abstain(self.classes_[np.maximum(class_index, 0)], abstained),
+            )
         memory = self._fitted_memory()
         return certificates if memory is None else memory.resolve(certificates, store=True)
 
     def _certify_rows(self, X):
-        """Cohen et al.'s CERTIFY for validated rows ``X`` (numpy), without memory."""
-        keys = input_keys(X, self.seed_)
-        X_t = self._to_device(X)
-        scales = self._scales(X_t, keys)
-        top = self._counts(X_t, scales, keys, self.n0, Stage.SELECTION).argmax(axis=1)
-        counts = self._counts(X_t, scales, keys, self.n, Stage.ESTIMATION)
-        p_lower = clopper_pearson_lower(counts[np.arange(len(X)), top], self.n, self.alpha)
-        abstained = p_lower <= 0.5
-        gap = self.noise_.gap(p_lower)
-        sigma = scales.detach().cpu().numpy().astype(np.float32)
-        return Certificates.from_arrays(
+        """Certificates of validated rows ``X`` (numpy), before any memory."""
+        settings = dict(
+            sampling=self.sampling, n0=self.n0, n=self.n, alpha=self.alpha, bound=ClopperPearson(), radii=self.radii,
+            looks=self.looks, radius_tolerance=self.radius_tolerance, pilot=self.pilot,
+        )
+        parts = self._map_rows(certify_rows, X, strategy=self.sigma_, **settings)
+        raw = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+        abstained = raw["p_lower"] <= 0.5
+        top = raw["class_index"]
+        return Certificates.from_gap(
+            gap=self.noise_.gap(raw["p_lower"]),
+            sigma=raw["sigma"].astype(np.float32),
+            norm=self.norm,
+            center=X,
             label=self._with_abstain(self.classes_[top], abstained),
             class_index=np.where(abstained, -1, top).astype(np.int64),
-            p_lower=p_lower,
-            gap=gap,
-            radius=self.noise_.radius(gap, sigma),
-            sigma=sigma,
-            norm=self.norm,
-            log_volume=self.noise_.log_volume(gap, sigma, int(np.prod(self.input_shape_))),
-            proxy_radius=self.noise_.proxy_radius(gap, sigma),
+            p_lower=raw["p_lower"],
             abstained=abstained,
-            center=X,
             alpha=self.alpha,
             abstain_label=self.abstain_label,
+            n_used=raw["n_used"],
+            stop_reason=raw["stop_reason"],
         )

@@ -119,6 +119,10 @@ class GaussianNoise(_Noise):
         b = psi_b.clamp(clamp, 1.0 - clamp)
         return 0.5 * math.sqrt(2.0) * (torch.erfinv(2.0 * a - 1.0) - torch.erfinv(2.0 * b - 1.0))
 
+    def probability(self, gap):
+        """The ``p_lower`` whose gap is ``gap``: ``Phi(gap)`` (the inverse of :meth:`gap` above 1/2)."""
+        return stats.norm.cdf(np.asarray(gap, dtype=np.float64))
+
     def _log_unit_ball_volume(self, d):
         return 0.5 * d * math.log(math.pi) - special.gammaln(0.5 * d + 1.0)
 
@@ -146,6 +150,10 @@ class UniformNoise(_Noise):
     def surrogate_gap(self, psi_a, psi_b, clamp=None):
         """Differentiable gap ``psi_A - psi_B`` (the uniform certificate is linear in the votes)."""
         return psi_a - psi_b
+
+    def probability(self, gap):
+        """The ``p_lower`` whose gap is ``gap``: ``1/2 + gap / 2`` (the inverse of :meth:`gap` above 1/2)."""
+        return 0.5 + 0.5 * np.asarray(gap, dtype=np.float64)
 
     def _log_unit_ball_volume(self, d):
         return d * math.log(2.0) - special.gammaln(d + 1.0)

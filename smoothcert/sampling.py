@@ -172,7 +172,7 @@ def _blocks(num, block):
         start += size
 
 
-def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size, progress=None):
+def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size, progress=None, start=0):
     """Count the base classifier's argmax votes on ``num`` noisy copies of every row of ``X``.
 
     Parameters
@@ -186,8 +186,9 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
         Noise scales per input (isotropic) or per input dimension (anisotropic).
     noise : smoothcert.noise.GaussianNoise or smoothcert.noise.UniformNoise
         The unit-scale noise distribution.
-    num : int
-        Noisy copies per input (exactly ``num``, the remainder batch included).
+    num : int or array-like of int, shape (n_inputs,)
+        Noisy copies per input (exactly ``num``, the remainder batch included), or one number per
+        input: inputs that need fewer copies leave their batch slots to the others.
     keys : sequence of int
         Per-input stream keys from :func:`input_keys`.
     stage : int
@@ -200,6 +201,10 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
     progress : callable or None, default=None
         Called with the number of noisy copies after each forward pass (e.g. a tqdm bar's
         ``update``).
+    start : int, default=0
+        Index of the first sample of the stream to draw, a multiple of
+        :func:`noise_block_size`: counting ``a`` samples and then ``b`` more from ``start=a``
+        adds up to the count of ``a + b`` samples (what sequential certification relies on).
 
     Returns
     -------
@@ -221,10 +226,15 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
     input_shape = tuple(X.shape[1:])
     device = X.device
     counts = torch.zeros(n_inputs * n_classes, dtype=torch.int64, device=device)
-    if n_inputs == 0 or num == 0:
+    nums = np.broadcast_to(np.asarray(num, dtype=np.int64), (n_inputs,))
+    if n_inputs == 0 or not nums.any():
         return counts.view(n_inputs, n_classes).cpu().numpy()
     per_dim = scales.dim() > 1
     block = noise_block_size(int(np.prod(input_shape, dtype=np.int64)))
+    if start % block:
+        # Noise is drawn a block at a time; a block's first samples differ from a shorter draw's.
+        raise ValueError(f"start must be a multiple of the noise block ({block} samples), got {start}.")
+    first_block = start // block
     batch_size = int(batch_size)
     buffer = torch.empty((batch_size, *input_shape), dtype=X.dtype, device=device, memory_format=_memory_format(X))
     owner = torch.empty(batch_size, dtype=torch.int64, device=device)
@@ -246,8 +256,8 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
     for i in range(n_inputs):
         x = X[i]
         scale = scales[i] if per_dim else scales[i].reshape((1,) * len(input_shape))
-        for block_index, size in _blocks(num, block):
-            generator.manual_seed(derive_seed(keys[i], stage, block_index))
+        for block_index, size in _blocks(int(nums[i]), block):
+            generator.manual_seed(derive_seed(keys[i], stage, first_block + block_index))
             eps = noise.sample((size, *input_shape), generator, device, X.dtype)
             done = 0
             while done < size:

@@ -13,7 +13,8 @@ from smoothcert import FixedSigma, SmoothedClassifier
 
 
 def _small(**params):
-    defaults = dict(n0=10, n=64, batch_size=256, max_epochs=15, random_state=0, device="cpu")
+    # scikit-learn's checks use the classes -1 and 1: an abstain label among the classes is refused.
+    defaults = dict(n0=10, n=64, batch_size=256, max_epochs=15, random_state=0, device="cpu", abstain_label=-99)
     defaults.update(params)
     return SmoothedClassifier(**defaults)
 

@@ -1,0 +1,147 @@
+"""The Monte Carlo engine: a fitted base classifier with everything needed to count its votes fast.
+
+One object holds what every procedure needs and nothing of the scikit-learn face: the model (with
+opt-in autocast and ``torch.compile``), the device and the copies to it, the batch size (calibrated
+once for ``"auto"``), the per-input noise streams and the sharding of rows over joblib workers. It
+is the single place where a device-specific fast path goes.
+"""
+
+import functools
+import weakref
+
+import joblib
+import numpy as np
+import torch
+
+from ._progress import progress_bar
+from ._validation import check_noise_scales
+from .sampling import calibrate_batch_size, count_votes, input_keys, noise_block_size
+
+__all__ = ["MonteCarloEngine"]
+
+# torch.compile(module), once per fitted module and process; compiled graphs do not pickle, so a
+# worker that receives the engine compiles its own copy.
+_COMPILED = weakref.WeakKeyDictionary()
+_AUTOCAST = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _autocast_forward(model, device_type, dtype, X):
+    with torch.autocast(device_type, dtype=dtype):
+        return model(X)
+
+
+class MonteCarloEngine:
+    """Counts a fitted base classifier's votes under noise, for many inputs at once.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The base classifier, in eval mode, on ``device``.
+    noise : GaussianNoise or UniformNoise
+        The noise family.
+    n_classes : int
+        Width of the module's output.
+    seed : int
+        Base seed of the per-input noise streams.
+    device : torch.device
+        Where the forward passes run.
+    batch_size : int or "auto"
+        Noisy copies per forward pass; ``"auto"`` is calibrated on the first call (see
+        :func:`~smoothcert.sampling.calibrate_batch_size`). Results never depend on it.
+    precision : {"float32", "bfloat16", "float16"}, default="float32"
+        Forward passes under ``torch.autocast`` at this precision.
+    compile : bool, default=False
+        Forward passes through ``torch.compile(module)``.
+    verbose : int, default=0
+        ``> 0`` shows a progress bar for runs lasting over a second.
+    n_jobs : int or None, default=None
+        Workers of :meth:`map_rows` (joblib's convention).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from smoothcert.engine import MonteCarloEngine
+    >>> from smoothcert.noise import GaussianNoise
+    >>> from smoothcert.sampling import Stage
+    >>> engine = MonteCarloEngine(torch.nn.Linear(2, 2).eval(), GaussianNoise(), 2, seed=0,
+    ...                           device=torch.device("cpu"), batch_size=64)
+    >>> X = np.zeros((3, 2), np.float32)
+    >>> counts = engine.counts(engine.to_device(X), torch.full((3,), 0.5), engine.keys(X), 100, Stage.ESTIMATION)
+    >>> counts.sum(axis=1).tolist()
+    [100, 100, 100]
+    """
+
+    def __init__(self, module, noise, n_classes, seed, *, device, batch_size, precision="float32", compile=False,
+                 verbose=0, n_jobs=None):
+        self.module = module
+        self.noise = noise
+        self.n_classes = n_classes
+        self.seed = seed
+        self.device = device
+        self.batch_size = batch_size
+        self.precision = precision
+        self.compile = compile
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+
+    def keys(self, X):
+        """Per-input noise-stream keys of validated rows ``X`` (numpy)."""
+        return input_keys(X, self.seed)
+
+    def to_device(self, X):
+        """``X`` as a tensor on the engine's device (pinned, non-blocking copies to CUDA)."""
+        X_t = torch.as_tensor(X)
+        if self.device.type == "cuda":
+            X_t = X_t.pin_memory()  # lets the copy overlap with work already queued on the GPU
+        return X_t.to(self.device, non_blocking=True)
+
+    def block_size(self, X_t):
+        """Samples per noise block for inputs like ``X_t``'s (looks of sequential runs fall on blocks)."""
+        return noise_block_size(int(np.prod(X_t.shape[1:], dtype=np.int64)))
+
+    def model(self):
+        """The callable of the forward passes: the module, compiled and under autocast as asked."""
+        model = self.module
+        if self.compile:
+            if model not in _COMPILED:
+                _COMPILED[model] = torch.compile(model)
+            model = _COMPILED[model]
+        if self.precision == "float32":
+            return model
+        return functools.partial(_autocast_forward, model, self.device.type, _AUTOCAST[self.precision])
+
+    def resolve_batch_size(self, X_t):
+        """The batch size, calibrated on ``X_t`` (and kept) when it is ``"auto"``."""
+        if self.batch_size == "auto":
+            self.batch_size = calibrate_batch_size(self.module, X_t)
+        return self.batch_size
+
+    def scales(self, strategy, X_t, keys):
+        """The noise scales ``strategy`` chooses for the rows of ``X_t``, checked (float32, finite, > 0)."""
+        scales = strategy.scales(self.module, X_t, noise=self.noise, keys=keys, batch_size=self.resolve_batch_size(X_t))
+        return check_noise_scales(scales, strategy, len(X_t), tuple(X_t.shape[1:]))
+
+    def counts(self, X_t, scales, keys, num, stage, *, start=0):
+        """Vote counts ``(n_inputs, n_classes)`` of ``num`` noisy copies per row, from sample ``start`` of
+        each row's ``stage`` stream (see :func:`~smoothcert.sampling.count_votes`)."""
+        total = int(np.sum(np.broadcast_to(num, (len(X_t),))))
+        description = f"Monte Carlo, {total // max(1, len(X_t))} samples per input"
+        with progress_bar(self.verbose, total, description) as update:
+            return count_votes(
+                self.model(), X_t, scales, self.noise, num, keys, stage, self.n_classes,
+                self.resolve_batch_size(X_t), progress=update, start=start,
+            )
+
+    def map_rows(self, function, X):
+        """``function(engine, X_part)`` over shards of the rows of ``X`` on joblib workers, in row order.
+
+        Noise streams are keyed per input, so sharding never changes a result. ``"auto"`` batch
+        sizes are calibrated once, here, not per worker.
+        """
+        n_shards = min(len(X), joblib.effective_n_jobs(self.n_jobs))
+        if n_shards <= 1:
+            return [function(self, X)]
+        self.resolve_batch_size(self.to_device(X[:1]))
+        return joblib.Parallel(n_jobs=self.n_jobs)(
+            joblib.delayed(function)(self, part) for part in np.array_split(X, n_shards)
+        )
