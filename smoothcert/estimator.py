@@ -91,14 +91,15 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         (:mod:`smoothcert.procedures`; user guide "Spend fewer samples"):
         ``"fixed"`` is Cohen et al.'s CERTIFY (``n0 + n`` per input); ``"sequential"`` looks at
         the count at ``looks`` and stops once the decisions at ``radii`` (and abstain/certify)
-        are clear, bounding each look at ``alpha / len(looks)``; ``"adaptive"`` plans the
+        are clear, the looks sharing ``alpha`` (half at the last); ``"adaptive"`` plans the
         samples of each input from a ``pilot`` so that its radius is within
         ``radius_tolerance`` of the radius at ``n``. ``n`` is the most estimation samples of an
         input in every mode; ``Certificates.n_used`` and ``stop_reason`` report what each used.
     radii : sequence of float or None, default=None
         ``sampling="sequential"``: the radii at which "certified at ``r``" must be decided exactly
-        (e.g. the grid of a certified-accuracy table); ``None``: only abstain or certify, so
-        radii are small. Other radii than these are not the goal (lower than ``"fixed"``'s).
+        (e.g. the grid of a certified-accuracy table; include ``0`` for the abstain decision);
+        ``None``: only abstain or certify (radius 0), so radii are small. Other radii than these
+        are not the goal (lower than ``"fixed"``'s).
     looks : "doubling" or tuple of int, default="doubling"
         ``sampling="sequential"``: estimation sample sizes at which to look, increasing and
         ending at ``n``; ``"doubling"`` is one noise block (1024 samples for inputs up to 1024

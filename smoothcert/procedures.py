@@ -7,8 +7,8 @@ stopped. The certified region then follows from ``(p_lower, sigma, norm)`` alone
 
 * :func:`certify_fixed`: Cohen et al.'s CERTIFY (``n0`` selection samples, ``n`` estimation samples).
 * :func:`certify_sequential`: looks at the estimation count at preset sample sizes and stops once
-  every requested decision is clear; each look's bound is at ``alpha / K`` (a union bound over the
-  ``K`` looks), so any stopping rule keeps the guarantee.
+  every requested decision is clear; the looks' bounds share ``alpha`` (a union bound over the
+  ``K`` looks, see :func:`look_levels`), so any stopping rule keeps the guarantee.
 * :func:`certify_adaptive`: plans the number of estimation samples of each input from a pilot,
   then draws them fresh; given the pilot the bound is Cohen's, no correction needed.
 
@@ -26,12 +26,14 @@ from .sampling import Stage
 __all__ = [
     "SAMPLING_MODES",
     "certify_rows",
+    "run_procedure",
     "vote_counts",
     "noise_scales",
     "certify_fixed",
     "certify_sequential",
     "certify_adaptive",
     "resolve_looks",
+    "look_levels",
     "probability_thresholds",
 ]
 
@@ -97,21 +99,39 @@ def resolve_looks(looks, n, block):
     return tuple(rounded)
 
 
+def look_levels(alpha, n_looks):
+    """The failure probability spent at each look: half of ``alpha`` at the last, the rest shared.
+
+    Any split that sums to ``alpha`` keeps the union bound; inputs still undecided at the last look
+    are the close calls, whose bound is then only halved, not divided by the number of looks.
+
+    Examples
+    --------
+    >>> from smoothcert.procedures import look_levels
+    >>> look_levels(0.1, 1).tolist(), look_levels(0.1, 3).tolist()
+    ([0.1], [0.025, 0.025, 0.05])
+    """
+    if n_looks == 1:
+        return np.array([alpha])
+    return np.array([alpha / (2 * (n_looks - 1))] * (n_looks - 1) + [alpha / 2])
+
+
 def certify_sequential(engine, X_t, scales, keys, *, n0, n, alpha, bound, looks, thresholds, _correct=True):
     """Sequential CERTIFY: estimation counts looked at after ``looks[0] < ... < looks[-1] = n`` samples.
 
-    At look ``k`` the bounds ``L_k, U_k`` are at ``alpha / K`` (``K = len(looks)``); an input stops at
+    At look ``k`` the bounds ``L_k, U_k`` are at level ``alpha_k`` (:func:`look_levels`: half of
+    ``alpha`` at the last look, ``alpha / (2 (K - 1))`` at each other); an input stops at
     the first look where no decision threshold lies strictly between them (``U_k <= 1/2`` included),
     or at ``n``, and reports ``L_k``. The probability that any of the ``K`` lower bounds is wrong is at
-    most ``alpha``, whatever the stopping rule: the guarantee of CERTIFY.
+    most ``sum alpha_k = alpha``, whatever the stopping rule: the guarantee of CERTIFY.
 
     Parameters
     ----------
     thresholds : ndarray of shape (n_inputs, n_thresholds)
-        Per input, the probabilities at which a decision must be exact (``1/2`` and the ``p`` of
-        each requested radius); thresholds no bound can reach are the caller's to drop.
+        Per input, the probabilities at which a decision must be exact (the ``p`` of each
+        requested radius, ``1/2`` for radius 0); NaN for none.
     _correct : bool, default=True
-        Divide ``alpha`` by the number of looks. Switched off only by the tests' negative control,
+        Share ``alpha`` between the looks. Switched off only by the tests' negative control,
         which must see the peeking it allows.
 
     Returns
@@ -120,14 +140,14 @@ def certify_sequential(engine, X_t, scales, keys, *, n0, n, alpha, bound, looks,
         As :func:`certify_fixed`.
     """
     top = _select(engine, X_t, scales, keys, n0)
-    level = alpha / len(looks) if _correct else alpha
+    levels = look_levels(alpha, len(looks)) if _correct else np.full(len(looks), alpha)
     rows = np.arange(len(top))
     count = np.zeros(len(top), dtype=np.int64)
     p_lower = np.zeros(len(top))
     n_used = np.full(len(top), n0, dtype=np.int64)
     stop_reason = np.full(len(top), "max_samples", dtype="<U11")
     active, drawn = rows, 0
-    for look in looks:
+    for look, level in zip(looks, levels):
         if not active.size:
             break
         votes = engine.counts(X_t[active], scales[active], [keys[i] for i in active], look - drawn, Stage.ESTIMATION,
@@ -201,22 +221,20 @@ def _largest_plan(bound, low, centre, high, grid, n, alpha, noise, min_scale, to
     return np.where(high > 0.5, plan, 0)
 
 
-def probability_thresholds(noise, radii, min_scale, n, alpha_per_look):
+def probability_thresholds(noise, radii, min_scale, n, alpha_last):
     """Per input, the vote probabilities at which sequential decisions must be exact.
 
-    ``1/2`` (abstain or certify) and, for each radius ``r``, the ``p`` whose gap reaches
-    ``r / min_scale``; thresholds above the largest bound ``n`` samples can give at
-    ``alpha_per_look`` are dropped (their decision, "not certified at r", is already known).
+    For each radius ``r``, the ``p`` whose gap reaches ``r / min_scale`` (``r = 0``: 1/2, abstain or
+    certify). Thresholds above the largest bound ``n`` samples can give at the last look's level
+    ``alpha_last`` are dropped: their decision, "not certified at r", is already known.
 
     Returns
     -------
-    thresholds : ndarray of shape (n_inputs, 1 + len(radii)); NaN where dropped
+    thresholds : ndarray of shape (n_inputs, len(radii)); NaN where dropped
     """
     radii = np.asarray(radii, dtype=np.float64).reshape(1, -1)
     p = noise.probability(radii / np.asarray(min_scale, dtype=np.float64)[:, None])
-    reachable = p < alpha_per_look ** (1.0 / n)
-    thresholds = np.where(reachable, p, np.nan)
-    return np.concatenate([np.full((len(thresholds), 1), 0.5), thresholds], axis=1)
+    return np.where(p < alpha_last ** (1.0 / n), p, np.nan)
 
 
 def noise_scales(engine, X, *, strategy):
@@ -245,16 +263,23 @@ def certify_rows(engine, X, *, strategy, sampling, n0, n, alpha, bound, radii, l
     X_t = engine.to_device(X)
     scales = engine.scales(strategy, X_t, keys)
     sigma = scales.detach().cpu().numpy()
-    min_scale = scale_summary(sigma)[0]
-    if sampling == "fixed":
-        result = certify_fixed(engine, X_t, scales, keys, n0=n0, n=n, alpha=alpha, bound=bound)
-    elif sampling == "sequential":
-        sizes = resolve_looks(looks, n, engine.block_size(X_t))
-        thresholds = probability_thresholds(engine.noise, () if radii is None else radii, min_scale, n, alpha / len(sizes))
-        result = certify_sequential(engine, X_t, scales, keys, n0=n0, n=n, alpha=alpha, bound=bound, looks=sizes,
-                                    thresholds=thresholds)
-    else:
-        result = certify_adaptive(engine, X_t, scales, keys, n=n, alpha=alpha, bound=bound, pilot=pilot,
-                                  tolerance=radius_tolerance, min_scale=min_scale)
+    result = run_procedure(engine, X_t, scales, keys, sigma, sampling=sampling, n0=n0, n=n, alpha=alpha, bound=bound,
+                           radii=radii, looks=looks, radius_tolerance=radius_tolerance, pilot=pilot)
     result["sigma"] = sigma
     return result
+
+
+def run_procedure(engine, X_t, scales, keys, sigma, *, sampling, n0, n, alpha, bound, radii, looks, radius_tolerance,
+                  pilot):
+    """Dispatch to the ``sampling`` procedure, with the looks and thresholds it needs (``sigma``: numpy scales)."""
+    min_scale = scale_summary(sigma)[0]
+    if sampling == "fixed":
+        return certify_fixed(engine, X_t, scales, keys, n0=n0, n=n, alpha=alpha, bound=bound)
+    if sampling == "sequential":
+        sizes = resolve_looks(looks, n, engine.block_size(X_t))
+        thresholds = probability_thresholds(engine.noise, (0.0,) if radii is None else radii, min_scale, n,
+                                            look_levels(alpha, len(sizes))[-1])
+        return certify_sequential(engine, X_t, scales, keys, n0=n0, n=n, alpha=alpha, bound=bound, looks=sizes,
+                                  thresholds=thresholds)
+    return certify_adaptive(engine, X_t, scales, keys, n=n, alpha=alpha, bound=bound, pilot=pilot,
+                            tolerance=radius_tolerance, min_scale=min_scale)
