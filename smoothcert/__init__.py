@@ -17,6 +17,7 @@ from .plotting import CertifiedAccuracyDisplay
 from .recipes import MACER, NoiseAugmentation, SmoothAdv, TrainingRecipe
 from .results import CertificationResults, certified_accuracy_table, read_results, write_results
 from .sigma import AncerSigma, FixedSigma, IsotropicSigma, SigmaOptimizer
+from .simulation import simulate_certify
 from .training import NoiseAugmentedNet
 
 __version__ = "0.1.0"
@@ -42,6 +43,7 @@ __all__ = [
     "CertifiedAccuracyDisplay",
     "max_certifiable_radius",
     "min_samples_for_radius",
+    "simulate_certify",
     "certify_pipeline",
     "TrainingRecipe",
     "NoiseAugmentation",
