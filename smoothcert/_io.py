@@ -1,11 +1,77 @@
-"""Atomic file writes: a crash mid-write leaves the previous file intact."""
+"""File paths and atomic file writes: a crash mid-write leaves the previous file intact."""
 
 import os
-import tempfile
+import re
+import secrets
+import socket
+import zlib
+
+# Temporary files are named ".tmp-<host>-<pid>-<random>-<name>": the host tag keeps a writer on
+# another machine sharing the folder (whose pid means nothing here) from ever being cleaned up.
+_HOST = f"{zlib.crc32(socket.gethostname().encode()):08x}"
+
+
+def check_path(path, name="path"):
+    """A non-empty ``str`` or path-like object as ``str``; ``TypeError`` or ``ValueError`` naming ``name``."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        # An int would silently be taken as a file descriptor by open().
+        raise TypeError(f"{name} must be a str or os.PathLike file path, got {type(path).__name__} {path!r}.")
+    path = os.fsdecode(os.fspath(path))
+    if not path:
+        raise ValueError(f"{name} must be a non-empty file path.")
+    return path
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        pass
+    return True
+
+
+def _remove_stale_temporaries(folder, basename):
+    """Delete the temporary files of earlier writes to ``basename`` whose writer was killed.
+
+    Only files of this host whose pid no longer runs are removed, never a live writer's (a reused
+    pid only keeps a stale file longer). POSIX only: on Windows ``os.kill`` would terminate the
+    process instead of probing it.
+    """
+    if os.name != "posix":
+        return
+    pattern = re.compile(rf"\.tmp-{_HOST}-(\d+)-[0-9a-f]{{8}}-{re.escape(basename)}")
+    with os.scandir(folder) as listing:
+        names = [entry.name for entry in listing]
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        if pid != os.getpid() and not _pid_alive(pid):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except FileNotFoundError:  # another writer cleaned it first
+                pass
+
+
+def _create_temporary(folder, basename):
+    """Open a new temporary file next to the destination; return ``(fd, path)``."""
+    while True:
+        tmp = os.path.join(folder, f".tmp-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}-{basename}")
+        try:
+            # 0o666 under the umask, as open() would create the destination itself.
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
 
 
 def atomic_write(path, write, *, binary=True):
     """Call ``write(file)`` on a temporary file in ``path``'s folder, then ``os.replace`` it.
+
+    The temporary file is named after the writing process; temporary files that killed writers
+    left for the same ``path`` are removed first, so they do not accumulate.
 
     Parameters
     ----------
@@ -14,13 +80,15 @@ def atomic_write(path, write, *, binary=True):
     write : callable
         Receives the open temporary file.
     binary : bool, default=True
-        Open the temporary file in binary (``"wb"``) or text (``"w"``, newline="") mode.
+        Open the temporary file in binary (``"wb"``) or UTF-8 text (``"w"``, ``newline=""``) mode.
     """
-    path = os.fspath(path)
+    path = check_path(path)
     folder = os.path.dirname(os.path.abspath(path))
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix="-" + os.path.basename(path))
+    basename = os.path.basename(path)
+    _remove_stale_temporaries(folder, basename)
+    handle, tmp = _create_temporary(folder, basename)
     try:
-        with os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", newline="") as f:
+        with os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())

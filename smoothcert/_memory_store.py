@@ -7,6 +7,14 @@ from scipy.spatial import cKDTree
 ENTRY_ARRAYS = ("code", "class_index", "rmin", "rmax", "gap", "aniso", "source", "alpha")
 # Relative slack of the circumscribed-ball pre-filter (it must only ever keep too many candidates).
 PREFILTER_SLACK = 1e-9
+ABSTAIN_CODE = -1  # label code of stored abstentions
+# dtype kinds of the arrays of a memory file ("f": float32 or float64)
+_FILE_KINDS = {
+    "centers": "f", "scales": "f", "code": "iu", "class_index": "iu", "rmin": "f", "rmax": "f", "gap": "f",
+    "aniso": "b", "source": "iu", "alpha": "f",
+}
+# Relative rounding allowed when checking a loaded region's radii against its axes.
+_GEOMETRY_RTOL = 1e-12
 
 
 def storage_dtype(values):
@@ -86,6 +94,66 @@ class Entries:
     def axes(self, index):
         """Per-dimension axes (float64) of anisotropic entries ``index``."""
         return self.gap[index, None] * self.scales[index].astype(np.float64)
+
+
+def _require(valid, name, what):
+    """Raise ``ValueError`` naming ``name`` and the first entry where ``valid`` is False."""
+    bad = np.flatnonzero(~valid)
+    if bad.size:
+        raise ValueError(f"{name} must be {what}, but entry {int(bad[0])} is not")
+
+
+def entries_from_arrays(arrays, n, d, n_labels):
+    """:class:`Entries` from the arrays of a memory file, after checking every invariant the resolver
+    relies on (a stored region larger than its certified one, or a circumscribed radius too small for
+    the pre-filter, would make later answers unsound); ``ValueError`` names the field."""
+    for name, kinds in _FILE_KINDS.items():
+        dtype = arrays[name].dtype
+        if dtype.kind not in kinds or (kinds == "f" and dtype not in (np.float32, np.float64)):
+            expected = "float32 or float64" if kinds == "f" else {"iu": "integers", "b": "bool"}[kinds]
+            raise ValueError(f"{name} must hold {expected}, got dtype {dtype}")
+    centers, scales, aniso = arrays["centers"], arrays["scales"], arrays["aniso"]
+    if centers.shape != (n, d):
+        raise ValueError(f"centers must have shape ({n}, {d}) (the header's entries and input size), got {centers.shape}")
+    for name in ENTRY_ARRAYS:
+        if arrays[name].shape != (n,):
+            raise ValueError(f"{name} must have shape ({n},) (one value per entry), got {arrays[name].shape}")
+    positions = np.flatnonzero(aniso)
+    if scales.shape != (positions.size, d):
+        raise ValueError(f"scales must have shape ({positions.size}, {d}) (one row per anisotropic entry), got {scales.shape}")
+    code, source = arrays["code"], arrays["source"]
+    rmin, rmax, gap, alpha = (arrays[name].astype(np.float64) for name in ("rmin", "rmax", "gap", "alpha"))
+    abstained = code == ABSTAIN_CODE
+    _require(np.isfinite(centers).all(axis=1), "centers", "finite")
+    _require((code >= ABSTAIN_CODE) & (code < n_labels), "code", f"a label code in [-1, {n_labels})")
+    _require(np.isfinite(rmin) & (rmin >= 0), "rmin", "finite and >= 0")
+    _require(np.isfinite(rmax) & (rmax >= rmin), "rmax", "finite and >= rmin")
+    _require(aniso | (rmax == rmin), "rmax", "equal to rmin for balls and points")
+    _require(~abstained | (rmax == 0), "rmax", "0 for stored abstentions (points)")
+    _require(np.isfinite(gap) & (gap >= 0) & (~aniso | (gap > 0)), "gap", "finite, >= 0, and > 0 for anisotropic entries")
+    _require(np.where(abstained, alpha == 0, (alpha > 0) & (alpha < 1)), "alpha", "in (0, 1) (0 for abstentions)")
+    _require((source >= -1) & (source < np.arange(n)), "source", "-1 or an earlier entry")
+    if positions.size:
+        flat = scales.astype(np.float64)
+        valid, inscribed, circumscribed = np.ones(n, bool), np.zeros(n), np.zeros(n)
+        valid[positions] = (np.isfinite(flat) & (flat > 0)).all(axis=1)
+        _require(valid, "scales", "finite and > 0")
+        inscribed[positions] = gap[positions] * flat.min(axis=1)
+        circumscribed[positions] = gap[positions] * flat.max(axis=1)
+        _require(~aniso | ((rmin > 0) & (rmin <= inscribed * (1 + _GEOMETRY_RTOL))), "rmin",
+                 "in (0, gap * min(scales)] for anisotropic entries")
+        _require(~aniso | (rmax >= circumscribed * (1 - _GEOMETRY_RTOL)), "rmax",
+                 ">= gap * max(scales) for anisotropic entries")
+    entries = Entries(d, centers.dtype, scales.dtype)
+    entries.reserve(n)
+    entries.centers[:n] = centers
+    for name in ENTRY_ARRAYS:
+        getattr(entries, name)[:n] = arrays[name]
+    if positions.size:
+        entries.scales = np.ones(entries.centers.shape, scales.dtype)
+        entries.scales[positions] = scales
+    entries.n = n
+    return entries
 
 
 class TreeIndex:

@@ -1,12 +1,74 @@
 """The result of :meth:`SmoothedClassifier.certify`: one certified region per input, as arrays."""
 
 from dataclasses import dataclass, fields
+from numbers import Integral
 
 import numpy as np
 
+from ._validation import check_probability
 from .noise import get_noise
 
 __all__ = ["Certificates", "replace_labels"]
+
+# What each per-row field of from_arrays must hold: numpy dtype kinds, and how to say it.
+_ROW_KINDS = {
+    "class_index": ("iu", "integers"),
+    "p_lower": ("iuf", "real numbers"),
+    "gap": ("iuf", "real numbers"),
+    "radius": ("iuf", "real numbers"),
+    "log_volume": ("iuf", "real numbers"),
+    "proxy_radius": ("iuf", "real numbers"),
+    "abstained": ("b", "booleans (True/False)"),
+    "memory_entry": ("iu", "integers"),
+    "n_used": ("iu", "integers"),
+    "stop_reason": ("U", "strings"),
+}
+# Values no certificate has: the metrics would count a nan or negative radius as certified.
+_ROW_RULES = {
+    "p_lower": ("in [0, 1]", lambda v: (v >= 0) & (v <= 1)),
+    "gap": ("finite and >= 0", lambda v: np.isfinite(v) & (v >= 0)),
+    "radius": ("finite and >= 0", lambda v: np.isfinite(v) & (v >= 0)),
+    "proxy_radius": ("finite and >= 0", lambda v: np.isfinite(v) & (v >= 0)),
+}
+
+
+def _label_dtype(*dtypes):
+    """A dtype that holds labels of all ``dtypes`` exactly: numpy's promotion, or object when
+    numbers meet strings (numpy would turn ``-1`` into ``'-1'``)."""
+    numeric = {d.kind in "biuf" for d in dtypes}
+    if len(numeric) == 1 and not any(d.kind == "O" for d in dtypes):
+        return np.result_type(*dtypes)
+    return object
+
+
+def _as_array(value, name):
+    try:
+        return np.asarray(value)
+    except ValueError:  # ragged nested sequences
+        raise ValueError(f"Certificates: {name} must be an array, got ragged nested sequences.") from None
+
+
+def _row_field(value, name, n):
+    """Field ``name`` as an array of shape ``(n,)`` holding ``_ROW_KINDS[name]`` and obeying ``_ROW_RULES``."""
+    array = _as_array(value, name)
+    if array.shape != (n,):
+        raise ValueError(f"Certificates: {name} must have shape ({n},) (one entry per label), got {array.shape}.")
+    kinds, what = _ROW_KINDS[name]
+    if not n:  # [] is float to numpy: give empty fields the dtype of their kind
+        return array.astype({"b": bool, "iu": np.int64, "iuf": np.float64, "U": str}[kinds])
+    if array.dtype.kind not in kinds:
+        raise TypeError(f"Certificates: {name} must hold {what}, got dtype {array.dtype}.")
+    if name in _ROW_RULES:
+        rule, holds = _ROW_RULES[name]
+        bad = np.flatnonzero(~holds(array.astype(np.float64)))
+        if bad.size:
+            raise ValueError(f"Certificates: {name} must be {rule}; row {bad[0]} holds {array[bad[0]].item()!r}.")
+    return array
+
+
+def _same(a, b):
+    """Whether two settings agree; ``nan`` agrees with itself (an abstain label may be ``nan``)."""
+    return bool(a == b) or (a != a and b != b)
 
 
 def replace_labels(labels, index, values):
@@ -25,12 +87,7 @@ def replace_labels(labels, index, values):
     [-1, 4]
     """
     labels, values = np.asarray(labels), np.asarray(values)
-    numeric = "biuf"
-    if (labels.dtype.kind in numeric) == (values.dtype.kind in numeric) and "O" not in labels.dtype.kind + values.dtype.kind:
-        dtype = np.result_type(labels.dtype, values.dtype)
-    else:
-        dtype = object
-    out = labels.astype(dtype)
+    out = labels.astype(_label_dtype(labels.dtype, values.dtype))
     out[index] = values
     return out
 
@@ -131,12 +188,63 @@ class Certificates:
             object.__setattr__(self, "stop_reason", np.full(n, "", dtype="<U11"))
 
     @classmethod
-    def from_arrays(cls, *, memory_entry=None, abstain_label=-1, **arrays):
-        """Build from arrays, filling ``memory_entry`` with ``-1`` when not given."""
-        n = len(arrays["label"])
-        if memory_entry is None:
-            memory_entry = np.full(n, -1, dtype=np.int64)
-        return cls(memory_entry=np.asarray(memory_entry, dtype=np.int64), abstain_label=abstain_label, **arrays)
+    def from_arrays(cls, *, label, norm, sigma, center, alpha, memory_entry=None, abstain_label=-1, **arrays):
+        """Build from arrays (checked), filling ``memory_entry`` with ``-1`` when not given.
+
+        Parameters
+        ----------
+        label, norm, sigma, center, alpha, memory_entry, abstain_label, **arrays
+            The fields (see the class), as arrays or array-likes; ``n_used`` and ``stop_reason``
+            may be left out.
+
+        Returns
+        -------
+        certificates : Certificates
+
+        Raises
+        ------
+        TypeError
+            If a field holds the wrong kind of values (e.g. ``abstained`` not boolean) or
+            ``abstain_label`` is not a scalar.
+        ValueError
+            If a field has the wrong shape or an impossible value (a radius that is ``nan``,
+            infinite or negative, ``p_lower`` outside ``[0, 1]``, ``sigma <= 0``, ``alpha``
+            outside ``(0, 1)``, an unknown ``norm``).
+        """
+        label = _as_array(label, "label")
+        if label.ndim != 1:
+            raise ValueError(f"Certificates: label must be a 1-D array (one label per input), got shape {label.shape}.")
+        n = len(label)
+        if not isinstance(norm, str) or norm not in ("l2", "l1"):
+            raise ValueError(f"Certificates: norm must be 'l2' (Gaussian noise) or 'l1' (uniform noise), got {norm!r}.")
+        alpha = check_probability(alpha, "alpha")
+        if np.ndim(abstain_label) != 0:
+            raise TypeError(f"Certificates: abstain_label must be a scalar label (e.g. -1), got {abstain_label!r}.")
+        if memory_entry is not None:
+            arrays["memory_entry"] = memory_entry
+        for name, value in arrays.items():
+            if name in _ROW_KINDS and value is not None:  # unknown names: the constructor's TypeError names them
+                arrays[name] = _row_field(value, name, n)
+        center = _as_array(center, "center")
+        if center.ndim < 2 or len(center) != n or center.dtype.kind not in "iuf":
+            raise ValueError(
+                f"Certificates: center must be numbers of shape ({n}, *input_shape), got {center.dtype} {center.shape}."
+            )
+        sigma = _as_array(sigma, "sigma")
+        if sigma.shape not in ((n,), center.shape) or sigma.dtype.kind not in "iuf":
+            raise ValueError(
+                f"Certificates: sigma must be numbers of shape ({n},) or {center.shape} (per dimension), "
+                f"got {sigma.dtype} {sigma.shape}."
+            )
+        # min and max instead of an elementwise test: per-dimension sigma of images is large.
+        if sigma.size and not (sigma.min() > 0 and np.isfinite(sigma.max())):
+            raise ValueError("Certificates: sigma must be finite and > 0 everywhere.")
+        if "memory_entry" not in arrays:
+            arrays["memory_entry"] = np.full(n, -1, dtype=np.int64)
+        arrays["memory_entry"] = arrays["memory_entry"].astype(np.int64)
+        return cls(
+            label=label, norm=norm, sigma=sigma, center=center, alpha=alpha, abstain_label=abstain_label, **arrays
+        )
 
     @classmethod
     def from_gap(cls, *, gap, sigma, norm, center, **arrays):
@@ -171,41 +279,131 @@ class Certificates:
 
     @classmethod
     def concatenate(cls, parts):
-        """Stack the rows of several ``Certificates`` with the same ``norm`` and ``alpha``.
+        """Stack the rows of several ``Certificates`` that describe the same kind of regions.
 
         Parameters
         ----------
-        parts : sequence of Certificates
+        parts : non-empty sequence of Certificates
+            With the same ``norm``, ``alpha``, ``abstain_label``, input shape (``center.shape[1:]``)
+            and sigma layout (isotropic or per-dimension).
 
         Returns
         -------
         certificates : Certificates
+
+        Raises
+        ------
+        TypeError
+            If ``parts`` is not a sequence of Certificates.
+        ValueError
+            If ``parts`` is empty or the parts differ in one of the properties above.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from smoothcert import Certificates
+        >>> cert = Certificates.from_arrays(label=np.array([1]), class_index=np.array([1]),
+        ...     p_lower=np.array([0.9]), gap=np.array([1.28]), radius=np.array([0.32]),
+        ...     sigma=np.array([0.25]), norm="l2", log_volume=np.array([0.1]),
+        ...     proxy_radius=np.array([0.32]), abstained=np.array([False]), center=np.zeros((1, 3)), alpha=0.001)
+        >>> len(Certificates.concatenate([cert, cert]))
+        2
         """
+        if isinstance(parts, Certificates):
+            raise TypeError("parts must be a sequence of Certificates (e.g. [first, second]), got one Certificates.")
+        try:
+            parts = list(parts)
+        except TypeError:
+            raise TypeError(f"parts must be a sequence of Certificates, got {type(parts).__name__}.") from None
+        if not parts:
+            raise ValueError("parts is empty: concatenate needs at least one Certificates.")
+        for i, part in enumerate(parts):
+            if not isinstance(part, Certificates):
+                raise TypeError(f"parts[{i}] must be Certificates, got {type(part).__name__}.")
+        # Rows of different regions or guarantees would all be labelled with the first part's.
+        shared = {
+            "norm": lambda c: c.norm,
+            "alpha": lambda c: c.alpha,
+            "abstain_label": lambda c: c.abstain_label,
+            "input shape (center.shape[1:])": lambda c: tuple(np.shape(c.center)[1:]),
+            "sigma layout": lambda c: "per-dimension" if np.ndim(c.sigma) > 1 else "isotropic",
+        }
         first = parts[0]
-        return cls(
-            **{
-                f.name: (
-                    np.concatenate([getattr(p, f.name) for p in parts])
-                    if isinstance(getattr(first, f.name), np.ndarray)
-                    else getattr(first, f.name)
-                )
-                for f in fields(first)
-            }
-        )
+        for what, get in shared.items():
+            for i, part in enumerate(parts[1:], start=1):
+                if not _same(get(part), get(first)):
+                    raise ValueError(
+                        f"cannot concatenate Certificates with different {what}: parts[0] has {get(first)!r}, "
+                        f"parts[{i}] has {get(part)!r}."
+                    )
+        merged = {
+            f.name: np.concatenate([getattr(p, f.name) for p in parts])
+            if isinstance(getattr(first, f.name), np.ndarray)
+            else getattr(first, f.name)
+            for f in fields(first)
+        }
+        labels = [np.asarray(p.label) for p in parts]
+        dtype = _label_dtype(*(label.dtype for label in labels))
+        merged["label"] = np.concatenate([label.astype(dtype) for label in labels])
+        return cls(**merged)
 
     def __len__(self):
         return len(self.label)
 
+    def __iter__(self):
+        # Without it Python iterates through __getitem__, so `pred, radius = clf.certify(X)` would
+        # silently unpack the two rows of a two-row X.
+        raise TypeError(
+            "Certificates is not iterable (it is not a tuple); use cert.label and cert.radius, or cert[i] for row i."
+        )
+
     def __getitem__(self, index):
-        """Rows ``index`` (an int, slice, boolean mask or integer array) as new ``Certificates``."""
-        if np.isscalar(index):
-            index = [index]
+        """Rows ``index`` (an int, slice, boolean mask or 1-D integer array) as new ``Certificates``.
+
+        Raises
+        ------
+        TypeError
+            If ``index`` is none of these (a float, a str, a tuple, a 2-D array, ...).
+        IndexError
+            If a row is out of range, or a boolean mask does not have one entry per row.
+        """
+        rows = self._rows(index)
         return Certificates(
             **{
-                f.name: (getattr(self, f.name)[index] if isinstance(getattr(self, f.name), np.ndarray) else getattr(self, f.name))
+                f.name: (getattr(self, f.name)[rows] if isinstance(getattr(self, f.name), np.ndarray) else getattr(self, f.name))
                 for f in fields(self)
             }
         )
+
+    def _rows(self, index):
+        """``index`` checked, as a slice, a boolean mask or integer positions (never a bare int:
+        ``cert[i]`` keeps the row axis)."""
+        n = len(self)
+        if isinstance(index, slice):
+            return index
+        rows = None
+        if isinstance(index, Integral) and not isinstance(index, (bool, np.bool_)):
+            rows = np.array([index], dtype=np.int64)
+        elif isinstance(index, np.ndarray):
+            rows = index
+        elif isinstance(index, list):
+            try:
+                rows = np.asarray(index) if index else np.zeros(0, np.int64)  # [] is float to numpy
+            except ValueError:  # ragged nested lists
+                pass
+        if rows is None or rows.ndim != 1 or rows.dtype.kind not in "biu":
+            raise TypeError(
+                f"Certificates index must be an int, a slice, a boolean mask of shape ({n},) or a list or 1-D array "
+                f"of ints, got {type(index).__name__} {index!r}."
+            )
+        if rows.dtype.kind == "b":
+            if rows.shape != (n,):
+                raise IndexError(f"Certificates index: a boolean mask needs one entry per row, shape ({n},), got {rows.shape}.")
+            return rows
+        outside = (rows < -n) | (rows >= n)
+        if outside.any():
+            raise IndexError(f"Certificates index: row {rows[outside][0]} is out of range for {n} certificates.")
+        return rows
 
     @property
     def anisotropic(self):

@@ -10,15 +10,24 @@ overlap; exact geometry from :mod:`smoothcert.geometry`), not the authors' scrip
 import json
 import math
 import os
-import zipfile
 from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._io import atomic_write
-from ._memory_store import ENTRY_ARRAYS, PREFILTER_SLACK, Entries, TreeIndex, storage_dtype, with_slack
+from ._io import atomic_write, check_path
+from ._memory_store import ABSTAIN_CODE as _ABSTAIN
+from ._memory_store import (
+    ENTRY_ARRAYS,
+    PREFILTER_SLACK,
+    Entries,
+    TreeIndex,
+    entries_from_arrays,
+    storage_dtype,
+    with_slack,
+)
+from ._validation import check_probability
 from .certificates import Certificates, replace_labels
 from .geometry import distance, gauge, intersects
 from .noise import get_noise
@@ -28,7 +37,6 @@ __all__ = ["CertificateMemory", "FORMAT_VERSION"]
 #: Version of the file format written by :meth:`CertificateMemory.save`.
 FORMAT_VERSION = 1
 _FORMAT_NAME = "smoothcert.CertificateMemory"
-_ABSTAIN = -1  # label code of abstentions
 # Radii derived from a distance (shrink, adopt) are reduced by this relative amount, so that
 # floating-point rounding can never make two regions of different labels overlap.
 _SAFETY = 1e-10
@@ -40,6 +48,8 @@ _BLOCK_ELEMENTS = 1 << 17  # entries not yet in a tree are scanned: at most ~2 b
 _SCAN_ROWS = 4096  # rows per chunk of a float64 scan (keeps the temporaries in cache)
 _STATE = ("norm_", "input_shape_", "_entries", "_labels", "_codes", "_index")
 _EMPTY = "This CertificateMemory is empty: store certificates with partial_fit or fit first."
+_ARRAYS = (*ENTRY_ARRAYS, "centers", "scales")  # the per-entry arrays of a memory file
+_JSON_LABELS = (str, int, float, bool)  # labels a memory file holds (JSON scalars)
 
 
 def _lp(z, norm):
@@ -356,13 +366,19 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
                 f"got {type(certificates).__name__}."
             )
         cert = certificates
-        n = len(cert)
         if cert.norm not in ("l2", "l1"):
             raise ValueError(f"certificates.norm must be 'l2' or 'l1', got {cert.norm!r}.")
-        center = np.asarray(cert.center)
-        if center.ndim < 2 or len(center) != n:
-            raise ValueError(f"certificates.center must have shape ({n}, *input_shape), got {center.shape}.")
-        sigma = np.asarray(cert.sigma)
+        if np.ndim(cert.label) != 1:
+            raise ValueError(f"certificates.label must be a 1-D array, got shape {np.shape(cert.label)}.")
+        n = len(cert.label)
+        arrays = {}
+        for name in ("center", "sigma", "gap", "p_lower", "log_volume", "proxy_radius", "class_index"):
+            arrays[name] = np.asarray(getattr(cert, name))
+            if arrays[name].dtype.kind not in "iuf":
+                raise TypeError(f"certificates.{name} must hold real numbers, got dtype {arrays[name].dtype}.")
+        center, sigma = arrays["center"], arrays["sigma"]
+        if center.ndim < 2 or len(center) != n or math.prod(center.shape[1:]) == 0:
+            raise ValueError(f"certificates.center must have shape ({n}, *input_shape) with every size >= 1, got {center.shape}.")
         if sigma.shape not in ((n,), center.shape):
             raise ValueError(
                 f"certificates.sigma must have shape ({n},) or {center.shape} (like center), got {sigma.shape}."
@@ -371,11 +387,16 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             raise ValueError("certificates.center must be finite.")
         if not (np.isfinite(sigma).all() and (sigma > 0).all()):
             raise ValueError("certificates.sigma must be positive and finite.")
-        gap = np.asarray(cert.gap, dtype=np.float64)
+        gap = arrays["gap"]
         if gap.shape != (n,) or not (np.isfinite(gap).all() and (gap >= 0).all()):
             raise ValueError(f"certificates.gap must be {n} finite values >= 0.")
-        if np.asarray(cert.abstained).shape != (n,) or len(cert.label) != n or len(cert.class_index) != n:
-            raise ValueError(f"certificates.label, class_index and abstained must have {n} rows.")
+        for name in ("p_lower", "log_volume", "proxy_radius", "class_index"):
+            if arrays[name].shape != (n,):
+                raise ValueError(f"certificates.{name} must have shape ({n},), got {arrays[name].shape}.")
+        if np.shape(cert.abstained) != (n,):
+            raise ValueError(f"certificates.abstained must have shape ({n},), got {np.shape(cert.abstained)}.")
+        # Stored entries carry alpha into total_alpha_ and into saved files.
+        check_probability(cert.alpha, "certificates.alpha")
         if against_memory and hasattr(self, "_entries"):
             if cert.norm != self.norm_:
                 raise ValueError(
@@ -424,6 +445,8 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         [1.0, 0.5]
         """
         self._check_params()
+        if not isinstance(store, (bool, np.bool_)):
+            raise TypeError(f"store must be True or False, got {type(store).__name__} {store!r}.")
         self._check_certificates(certificates)
         if not store:
             check_is_fitted(self, msg=_EMPTY)
@@ -617,7 +640,7 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             label=_updated(cert.label, new_labels), class_index=class_index, p_lower=np.array(cert.p_lower, copy=True), gap=gap,
             radius=radius, sigma=sigma, norm=cert.norm, log_volume=log_volume, proxy_radius=proxy_radius,
             abstained=abstained, center=np.array(cert.center, copy=True), memory_entry=memory_entry,
-            alpha=cert.alpha, abstain_label=cert.abstain_label,
+            alpha=cert.alpha, abstain_label=cert.abstain_label, n_used=cert.n_used, stop_reason=cert.stop_reason,
         )
 
     def _store(self, cert, r, code, class_index, radius, gap, scale, source, ball):
@@ -677,14 +700,20 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         ([0, -1], ['a', 'b'])
         """
         check_is_fitted(self, msg=_EMPTY)
-        X = np.asarray(X, dtype=np.float64)
-        if X.shape[1:] != self.input_shape_:
+        try:
+            X = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"X must be an array of numbers of shape (n_points, *{self.input_shape_}).") from None
+        if X.ndim < 2 or X.shape[1:] != self.input_shape_:
             raise ValueError(f"X must have shape (n_points, *{self.input_shape_}), got {X.shape}.")
         n = len(X)
-        X = X.reshape(n, -1)
+        X = X.reshape(n, math.prod(self.input_shape_))  # not -1: n may be 0
         if not np.isfinite(X).all():
             raise ValueError("X must be finite.")
-        label = np.array([None] * n, dtype=object) if default is None else np.asarray(default)
+        try:
+            label = np.array([None] * n, dtype=object) if default is None else np.asarray(default)
+        except ValueError:  # ragged nested sequences
+            raise ValueError(f"default must be None or an array of shape ({n},) of labels.") from None
         if label.shape != (n,):
             raise ValueError(f"default must have shape ({n},), got {label.shape}.")
         entry = np.full(n, -1, dtype=np.int64)
@@ -765,6 +794,12 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         path : str or os.PathLike
             Destination, used as given (no extension is added).
 
+        Raises
+        ------
+        ValueError
+            If a stored label is not an int, float, string or bool (JSON cannot hold it), or a
+            parameter is invalid (:meth:`load` would refuse the file).
+
         Examples
         --------
         >>> import os, tempfile
@@ -780,7 +815,14 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         >>> len(CertificateMemory.load(path))
         1
         """
+        path = check_path(path)
         check_is_fitted(self, msg="This CertificateMemory is empty: store certificates before saving.")
+        self._check_params()  # load refuses invalid parameters: never write them
+        unsaveable = [label for label in self._labels if not isinstance(label, _JSON_LABELS)]
+        if unsaveable:
+            raise ValueError(
+                f"cannot save {path!r}: labels must be ints, floats, strings or bools, got {unsaveable[0]!r}."
+            )
         e = self._entries
         n = e.n
         header = {
@@ -792,12 +834,7 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             "n_entries": n,
             "labels": self._labels,
         }
-        try:
-            header_bytes = json.dumps(header).encode("utf-8")
-        except TypeError as exc:
-            raise ValueError(
-                f"cannot save {os.fspath(path)!r}: labels must be ints, floats, strings or bools ({exc})."
-            ) from exc
+        header_bytes = json.dumps(header).encode("utf-8")
         aniso = np.flatnonzero(e.aniso[:n])
         arrays = {name: getattr(e, name)[:n] for name in ENTRY_ARRAYS}
         arrays["centers"] = e.centers[:n]
@@ -808,6 +845,10 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
     @classmethod
     def load(cls, path):
         """Read a memory written by :meth:`save`.
+
+        Every array is checked, not only the zip checksums: a file with a negative, non-finite or
+        inconsistent region (``rmin``, ``rmax``, ``gap``, ``scales``, ...), a wrong shape or dtype, or
+        an unknown label code is refused, since loading it would void the memory's promise.
 
         Parameters
         ----------
@@ -821,10 +862,11 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         Raises
         ------
         ValueError
-            If the file is truncated, corrupt, not a memory file or of another format version
-            (the message names the file and the problem).
+            If the file is truncated, corrupt, not a memory file, of another format version, or holds
+            invalid entries (the message names the file and the problem, e.g. the field).
         FileNotFoundError
-            If ``path`` does not exist.
+            If ``path`` does not exist (other errors opening the file, such as ``PermissionError``,
+            are raised as they are).
 
         Examples
         --------
@@ -834,59 +876,78 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         ...
         FileNotFoundError: ...
         """
-        path = os.fspath(path)
+        path = check_path(path)
         if not os.path.exists(path):
             raise FileNotFoundError(f"No CertificateMemory file at {path!r}.")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                if not isinstance(data, np.lib.npyio.NpzFile):
-                    raise ValueError("not an .npz archive")
-                header = json.loads(bytes(data["header"]).decode("utf-8"))
-                if not isinstance(header, dict) or header.get("format") != _FORMAT_NAME:
-                    raise ValueError("not a CertificateMemory file (missing or wrong 'format' in the header)")
-                if header.get("version") != FORMAT_VERSION:
-                    raise ValueError(
-                        f"format version {header.get('version')!r} is not supported (this smoothcert reads "
-                        f"version {FORMAT_VERSION})"
-                    )
-                arrays = {name: data[name] for name in (*ENTRY_ARRAYS, "centers", "scales")}
-            memory = cls(**header["params"])
-            memory._check_params()
-            memory._restore(header, arrays)
-        except FileNotFoundError:
-            raise
-        except (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-            raise ValueError(f"Cannot load a CertificateMemory from {path!r}: {exc}.") from exc
+        with open(path, "rb") as f:  # opening errors (a folder, permissions) are not damage: raised as they are
+            try:
+                header, arrays = _read_archive(f)
+                _check_header(header, cls._get_param_names())
+                memory = cls(**header["params"])
+                memory._check_params()
+                memory._restore(header, arrays)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"Cannot load a CertificateMemory from {path!r}: {exc}.") from exc
         return memory
 
     def _restore(self, header, arrays):
-        n = header["n_entries"]
         shape = tuple(header["input_shape"])
-        d = math.prod(shape)
-        if header["norm"] not in ("l2", "l1") or not isinstance(n, int) or n < 0:
-            raise ValueError("invalid header (norm or n_entries)")
-        centers, scales = arrays["centers"], arrays["scales"]
-        if centers.shape != (n, d) or any(arrays[name].shape != (n,) for name in ENTRY_ARRAYS):
-            raise ValueError(f"arrays do not match the header's {n} entries of {d} values")
-        aniso = arrays["aniso"].astype(bool)
-        if scales.shape != (int(aniso.sum()), d):
-            raise ValueError("the scales do not match the anisotropic entries")
-        labels = header["labels"]
-        code = arrays["code"]
-        if n and (code.min() < _ABSTAIN or code.max() >= len(labels)):
-            raise ValueError("label codes out of range")
-        for name in ("centers", "scales", "rmin", "rmax", "gap", "alpha"):
-            if not np.isfinite(arrays[name]).all():
-                raise ValueError(f"non-finite values in {name!r}")
-        self._init_state(header["norm"], shape, centers.dtype, scales.dtype)
-        e = self._entries
-        e.reserve(n)
-        e.centers[:n] = centers
-        for name in ENTRY_ARRAYS:
-            getattr(e, name)[:n] = arrays[name]
-        if aniso.any():
-            e.scales = np.ones(e.centers.shape, scales.dtype)
-            e.scales[np.flatnonzero(aniso)] = scales
-        e.n = n
-        self._labels = list(labels)
+        entries = entries_from_arrays(arrays, header["n_entries"], math.prod(shape), len(header["labels"]))
+        self._init_state(header["norm"], shape, arrays["centers"].dtype, arrays["scales"].dtype)
+        self._entries = entries
+        self._labels = list(header["labels"])
         self._codes = {label: c for c, label in enumerate(self._labels)}
+
+
+def _read_archive(file):
+    """``(header, arrays)`` of a memory file; a damaged file raises ``ValueError``."""
+    try:
+        data = np.load(file, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("not an .npz archive")
+        with data:
+            missing = [name for name in ("header", *_ARRAYS) if name not in data.files]
+            if missing:
+                raise ValueError(f"not a CertificateMemory file (no {missing} arrays)")
+            raw = data["header"]
+            arrays = {name: data[name] for name in _ARRAYS}
+    except ValueError:
+        raise
+    except Exception as exc:
+        # Damaged bytes make the zip and npy readers raise almost anything (BadZipFile, zlib.error,
+        # NotImplementedError, RuntimeError, EOFError, KeyError, struct.error, ...): all mean damage.
+        raise ValueError(f"damaged archive ({type(exc).__name__}: {exc})") from exc
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ValueError("the header must be UTF-8 JSON bytes (a 1-D uint8 array)")
+    return json.loads(raw.tobytes().decode("utf-8")), arrays
+
+
+def _check_header(header, param_names):
+    """Validate the JSON header of a memory file (raise ``ValueError`` naming the bad field)."""
+    if not isinstance(header, dict) or header.get("format") != _FORMAT_NAME:
+        raise ValueError("not a CertificateMemory file (missing or wrong 'format' in the header)")
+    version = header.get("version")
+    if isinstance(version, bool) or version != FORMAT_VERSION:
+        raise ValueError(
+            f"format version {version!r} is not supported (this smoothcert reads version {FORMAT_VERSION})"
+        )
+    params = header.get("params")
+    if not isinstance(params, dict) or not set(params) <= set(param_names):
+        raise ValueError(f"header 'params' must be a dict of the parameters {sorted(param_names)}, got {params!r}")
+    if header.get("norm") not in ("l2", "l1"):
+        raise ValueError(f"header 'norm' must be 'l2' or 'l1', got {header.get('norm')!r}")
+    shape = header.get("input_shape")
+    if not (isinstance(shape, list) and shape and all(_is_int(s) and s >= 1 for s in shape)):
+        raise ValueError(f"header 'input_shape' must be a non-empty list of ints >= 1, got {shape!r}")
+    n = header.get("n_entries")
+    if not (_is_int(n) and n >= 0):
+        raise ValueError(f"header 'n_entries' must be an int >= 0, got {n!r}")
+    labels = header.get("labels")
+    if not (isinstance(labels, list) and all(isinstance(label, _JSON_LABELS) for label in labels)):
+        raise ValueError(f"header 'labels' must be a list of ints, floats, strings or bools, got {labels!r}")
+    if len(set(labels)) != len(labels):  # 1 and True are the same key too
+        raise ValueError(f"header 'labels' must be distinct, got {labels!r}")
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)

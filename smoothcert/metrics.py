@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-from ._validation import check_probability
+from ._validation import check_float, check_probability
+from .certificates import Certificates
 from .pipeline import certify_pipeline
 
 __all__ = [
@@ -24,17 +25,68 @@ __all__ = [
 ]
 
 
+def _check_certificates(certificates, name="certificates"):
+    """Raise unless ``certificates`` is a Certificates or a CertificationResults."""
+    from .results import CertificationResults  # results imports this module
+
+    if not isinstance(certificates, (Certificates, CertificationResults)):
+        raise TypeError(
+            f"{name} must be a smoothcert.Certificates (from SmoothedClassifier.certify) or a "
+            f"CertificationResults (from read_results), got {type(certificates).__name__}."
+        )
+    return certificates
+
+
+def _check_flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}.")
+    return bool(value)
+
+
+def _check_radii(radii):
+    """Radii to evaluate at: a float or a non-empty 1-D sequence of finite floats >= 0, as float64."""
+    try:
+        values = np.atleast_1d(np.asarray(radii, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise TypeError(f"radii must be a float or a 1-D sequence of floats, got {radii!r}.") from None
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"radii must be a float or a non-empty 1-D sequence of floats, got shape {values.shape}.")
+    if not (np.isfinite(values) & (values >= 0)).all():
+        raise ValueError(f"radii must be finite and >= 0, got {values.tolist()}.")
+    return values
+
+
 def _correct(y_true, certificates):
-    y_true = np.asarray(y_true)
+    _check_certificates(certificates)
+    try:
+        y_true = np.asarray(y_true)
+    except ValueError:  # ragged nested sequences
+        raise ValueError("y_true must be a 1-D array of labels, got ragged nested sequences.") from None
     if y_true.shape != (len(certificates),):
         raise ValueError(
-            f"y_true must have shape ({len(certificates)},) to match the certificates, got {y_true.shape}."
+            f"y_true must have shape ({len(certificates)},) (one true label per certificate), got {y_true.shape}."
         )
-    return (~certificates.abstained) & (certificates.label == y_true)
+    if y_true.dtype.kind == "f" and not np.isfinite(y_true).all():
+        raise ValueError("y_true must not contain nan or inf (a true label is a class of the estimator).")
+    label = np.asarray(certificates.label)
+    # numpy compares numbers with strings as unequal: every row would silently count as wrong.
+    if len(label) and "O" not in label.dtype.kind + y_true.dtype.kind:
+        if (label.dtype.kind in "biuf") != (y_true.dtype.kind in "biuf"):
+            raise TypeError(
+                f"y_true holds {y_true.dtype} labels but the certified labels are {label.dtype}: "
+                f"pass true labels of the same kind as the estimator's classes_."
+            )
+    return (~certificates.abstained) & (label == y_true)
 
 
 def _radius(certificates, proxy):
-    return certificates.proxy_radius if proxy else certificates.radius
+    """The radii compared, checked: a nan radius would count as certified at every radius."""
+    name = "proxy_radius" if _check_flag(proxy, "proxy") else "radius"
+    radius = np.asarray(getattr(certificates, name), dtype=np.float64)
+    bad = np.flatnonzero(~(np.isfinite(radius) & (radius >= 0)))
+    if bad.size:
+        raise ValueError(f"certificates.{name} must be finite and >= 0; row {bad[0]} holds {radius[bad[0]]}.")
+    return radius
 
 
 def certified_accuracy(y_true, certificates, radii=(0.0,), *, proxy=False):
@@ -76,12 +128,13 @@ def certified_accuracy(y_true, certificates, radii=(0.0,), *, proxy=False):
     [0.6666666666666666, 0.3333333333333333, 0.0]
     """
     correct = _correct(y_true, certificates)
-    radii = np.atleast_1d(np.asarray(radii, dtype=np.float64))
+    radius = _radius(certificates, proxy)
+    radii = _check_radii(radii)
     if len(certificates) == 0:
         return np.full(radii.shape, np.nan)
     # Count correct radii >= r by binary search: a (len(radii), n) comparison matrix would need
     # 10^8 booleans for a 10^4-point curve over 10^4 inputs.
-    correct_radii = np.sort(_radius(certificates, proxy)[correct])
+    correct_radii = np.sort(radius[correct])
     at_least = len(correct_radii) - np.searchsorted(correct_radii, radii, side="left")
     return at_least / len(certificates)
 
@@ -135,8 +188,8 @@ def certified_accuracy_curve(y_true, certificates, radii=None, *, proxy=False):
             grid.append([np.nextafter(correct_radii.max(), np.inf)])
         radii = np.unique(np.concatenate(grid).astype(np.float64))
     else:
-        radii = np.atleast_1d(np.asarray(radii, dtype=np.float64))
-        if radii.ndim != 1 or np.any(np.diff(radii) < 0):
+        radii = _check_radii(radii)
+        if np.any(np.diff(radii) < 0):
             raise ValueError("radii must be a 1-D ascending sequence of radii, or None for the exact grid.")
     return radii, certified_accuracy(y_true, certificates, radii, proxy=proxy)
 
@@ -189,7 +242,7 @@ def certified_accuracy_lower_bound(y_true, certificates, radii=(0.0,), *, rho=0.
     """
     rho = check_probability(rho, "rho")
     if alpha is None:
-        alpha = getattr(certificates, "alpha", None)
+        alpha = _check_certificates(certificates).alpha
         if alpha is None:
             raise ValueError(
                 "alpha is unknown for these certificates (results files do not store it); pass alpha=, "
@@ -264,6 +317,9 @@ def certified_accuracy_scorer(radius=0.0, *, proxy=False):
     True
     """
 
+    radius = check_float(radius, "radius", low=0.0, low_inclusive=True, what="where certified accuracy is measured")
+    proxy = _check_flag(proxy, "proxy")
+
     def scorer(estimator, X, y):
         return float(certified_accuracy(y, certify_pipeline(estimator, X), [radius], proxy=proxy)[0])
 
@@ -291,6 +347,8 @@ def acr_scorer(*, proxy=False):
     >>> callable(acr_scorer())
     True
     """
+
+    proxy = _check_flag(proxy, "proxy")
 
     def scorer(estimator, X, y):
         return average_certified_radius(y, certify_pipeline(estimator, X), proxy=proxy)

@@ -35,6 +35,14 @@ def certify_pipeline(estimator, X):
     certificates : Certificates
         One certificate per row of ``X``, in the space of the last step's input.
 
+    Raises
+    ------
+    TypeError
+        If ``estimator`` has no ``certify`` method, or is a pipeline whose last step has none or
+        whose other steps are not all transformers.
+    ValueError
+        If ``estimator`` is a pipeline without steps.
+
     Examples
     --------
     >>> from sklearn.datasets import make_blobs
@@ -48,13 +56,37 @@ def certify_pipeline(estimator, X):
     >>> (cert.label == y[:3]).all()
     np.True_
     """
+    _check_certifier(estimator, "estimator")
+    return _certify(estimator, X)
+
+
+def _check_certifier(estimator, name):
+    """Raise unless ``estimator`` certifies: has ``certify``, or is a pipeline of transformers ending in one."""
+    if isinstance(estimator, type):
+        raise TypeError(f"{name} must be a fitted estimator instance, got the class {estimator.__name__}.")
+    if not isinstance(estimator, Pipeline):
+        if not callable(getattr(estimator, "certify", None)):
+            raise TypeError(
+                f"{name} must be a SmoothedClassifier or a Pipeline whose last step is one; "
+                f"{type(estimator).__name__} has no certify method."
+            )
+        return
+    if not estimator.steps:
+        raise ValueError(f"{name} is a Pipeline without steps; its last step must be a SmoothedClassifier.")
+    for step, transformer in estimator.steps[:-1]:
+        # Pipeline.transform would only say that the pipeline has no attribute 'transform'.
+        if transformer not in (None, "passthrough") and not hasattr(transformer, "transform"):
+            raise TypeError(
+                f"every step of {name} but the last must be a transformer; step {step!r} "
+                f"({type(transformer).__name__}) has no transform method."
+            )
+    step, last = estimator.steps[-1]
+    _check_certifier(last, f"the last step ({step!r}) of {name}")
+
+
+def _certify(estimator, X):
     if isinstance(estimator, Pipeline):
         if len(estimator) > 1:
             X = estimator[:-1].transform(X)
-        return certify_pipeline(estimator[-1], X)
-    if not callable(getattr(estimator, "certify", None)):
-        raise TypeError(
-            f"{type(estimator).__name__} has no certify method; pass a SmoothedClassifier or a Pipeline "
-            f"whose last step is one."
-        )
+        return _certify(estimator[-1], X)
     return estimator.certify(X)

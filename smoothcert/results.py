@@ -16,15 +16,16 @@ original ``analyze.py``.
 import csv
 import datetime
 import math
-import os
 import re
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 
-from ._io import atomic_write
+from ._io import atomic_write, check_path
+from ._validation import check_int, check_probability
+from .certificates import Certificates
 from .metrics import certified_accuracy
-from .noise import scale_summary
 
 __all__ = ["CertificationResults", "read_results", "write_results", "certified_accuracy_table"]
 
@@ -32,6 +33,62 @@ _REQUIRED_COLUMNS = ("idx", "label", "predict", "radius", "correct")
 _ABSTAIN = "-1"  # the format's abstention marker in the predict column
 _TIMEDELTA = re.compile(r"^(?:(-?\d+) days?, )?(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$")
 _TRUE = {"1": True, "0": False, "True": True, "False": False, "true": True, "false": False}
+_MAX_TIMEDELTA = datetime.timedelta.max.total_seconds()
+_INDEX_BOUND = 2**63  # idx is stored as int64
+# What the numeric fields must hold (shared by CertificationResults, read_results, write_results):
+# files are compared across papers, so a nan or negative radius is refused where it enters.
+_RULES = {
+    "radius": ("finite and >= 0", lambda v: np.isfinite(v) & (v >= 0)),
+    "sigma": ("finite and > 0", lambda v: np.isfinite(v) & (v > 0)),
+    "time": ("nan (unknown) or finite seconds >= 0", lambda v: np.isnan(v) | (np.isfinite(v) & (v >= 0))),
+    "index": ("an int >= 0 (a position in the data set)", lambda v: v >= 0),
+}
+_KINDS = {"int": ("iu", "integers"), "bool": ("b", "booleans (True/False)"), "float": ("iuf", "real numbers")}
+
+
+def _first_invalid(values, rule):
+    """Position of the first entry of ``values`` that breaks ``_RULES[rule]``, or ``-1``."""
+    bad = np.flatnonzero(~_RULES[rule][1](values))
+    return int(bad[0]) if bad.size else -1
+
+
+def _column(values, name, n_rows, kind=None, rule=None):
+    """``values`` as an array of shape ``(n_rows,)`` holding ``kind`` and obeying ``rule``; errors name ``name``."""
+    try:
+        values = np.asarray(values)
+    except ValueError:  # ragged nested sequences
+        raise ValueError(f"{name} must be a 1-D array of shape ({n_rows},), got ragged nested sequences.") from None
+    if values.shape != (n_rows,):
+        raise ValueError(f"{name} must have shape ({n_rows},) to match the certificates, got {values.shape}.")
+    if kind is not None:
+        kinds, what = _KINDS[kind]
+        if values.dtype.kind not in kinds:
+            raise TypeError(f"{name} must hold {what}, got dtype {values.dtype}.")
+        values = values.astype(np.float64 if kind == "float" else np.int64 if kind == "int" else bool)
+    if rule is not None:
+        bad = _first_invalid(values, rule)
+        if bad >= 0:
+            raise ValueError(f"{name} must be {_RULES[rule][0]}; row {bad} holds {values[bad].item()!r}.")
+    return values
+
+
+def _check_flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}.")
+    return bool(value)
+
+
+def _check_radii(radii):
+    """Radii to evaluate at: a float or 1-D sequence of finite floats >= 0, as float64."""
+    try:
+        values = np.atleast_1d(np.asarray(radii, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise TypeError(f"radii must be a float or a 1-D sequence of floats, got {radii!r}.") from None
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"radii must be a float or a non-empty 1-D sequence of floats, got shape {values.shape}.")
+    if not (np.isfinite(values) & (values >= 0)).all():
+        raise ValueError(f"radii must be finite and >= 0, got {values.tolist()}.")
+    return values
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,6 +124,15 @@ class CertificationResults:
     abstain_label : object, default=-1
         Value of ``label`` for abstentions (``"-1"`` when labels are strings).
 
+    Raises
+    ------
+    TypeError
+        If a field has the wrong type (e.g. ``correct`` not boolean, ``index`` not integer).
+    ValueError
+        If a field has the wrong shape or a value out of range (a radius that is ``nan``, infinite
+        or negative, ``alpha`` outside ``(0, 1)``), or if ``abstained``, ``correct`` and the labels
+        disagree.
+
     Examples
     --------
     >>> import os, tempfile
@@ -95,6 +161,44 @@ class CertificationResults:
     alpha: float = None
     abstain_label: object = -1
 
+    def __post_init__(self):
+        label = np.asarray(self.label)
+        if label.ndim != 1:
+            raise ValueError(f"CertificationResults: label must be a 1-D array, got shape {label.shape}.")
+        n = len(label)
+        if np.ndim(self.abstain_label) != 0:
+            raise TypeError(f"CertificationResults: abstain_label must be a scalar label, got {self.abstain_label!r}.")
+        checked = {
+            "label": label,
+            "y_true": _column(self.y_true, "CertificationResults: y_true", n),
+            "index": _column(self.index, "CertificationResults: index", n, "int", "index"),
+            "correct": _column(self.correct, "CertificationResults: correct", n, "bool"),
+            "abstained": _column(self.abstained, "CertificationResults: abstained", n, "bool"),
+            "radius": _column(self.radius, "CertificationResults: radius", n, "float", "radius"),
+            "proxy_radius": _column(self.proxy_radius, "CertificationResults: proxy_radius", n, "float", "radius"),
+            "time": _column(self.time, "CertificationResults: time", n, "float", "time"),
+        }
+        if self.sigma is not None:
+            checked["sigma"] = _column(self.sigma, "CertificationResults: sigma", n, "float", "sigma")
+        if self.alpha is not None:
+            checked["alpha"] = check_probability(self.alpha, "CertificationResults: alpha")
+        abstained = checked["abstained"]
+        if np.any(abstained != (label == self.abstain_label)):
+            row = int(np.flatnonzero(abstained != (label == self.abstain_label))[0])
+            raise ValueError(
+                f"CertificationResults: abstained must be True exactly where label is abstain_label "
+                f"({self.abstain_label!r}); row {row} has label {label[row]!r} and abstained={abstained[row]}."
+            )
+        expected = (~abstained) & (label == checked["y_true"])
+        if np.any(checked["correct"] != expected):
+            row = int(np.flatnonzero(checked["correct"] != expected)[0])
+            raise ValueError(
+                f"CertificationResults: correct must be (not abstained) and label == y_true; row {row} has "
+                f"correct={checked['correct'][row]}, label={label[row]!r}, y_true={checked['y_true'][row]!r}."
+            )
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)  # frozen: store the validated arrays
+
     def __len__(self):
         return len(self.label)
 
@@ -122,7 +226,7 @@ class CertificationResults:
         >>> results.certified_accuracy([0.0, 0.5, 0.6]).tolist()
         [0.5, 0.5, 0.0]
         """
-        return certified_accuracy(self.y_true, self, radii, proxy=proxy)
+        return certified_accuracy(self.y_true, self, _check_radii(radii), proxy=_check_flag(proxy, "proxy"))
 
     def to_frame(self):
         """The rows as a :class:`pandas.DataFrame` with the file's column names (needs pandas).
@@ -167,6 +271,8 @@ def _format_float(value):
 def _format_time(seconds):
     if not math.isfinite(seconds):
         return "nan"
+    if seconds > _MAX_TIMEDELTA:
+        return _format_float(seconds)  # beyond timedelta's range: plain seconds, which readers accept too
     return str(datetime.timedelta(seconds=float(seconds)))
 
 
@@ -178,11 +284,33 @@ def _parse_time(text):
     return int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
-def _column(values, name, n_rows):
-    values = np.asarray(values)
-    if values.shape != (n_rows,):
-        raise ValueError(f"{name} must have shape ({n_rows},) to match the certificates, got {values.shape}.")
-    return values
+def _checked_certificates(certificates, name="certificates"):
+    """``(label, abstained, radius, proxy_radius, min_sigma)`` of certificates, checked (``min_sigma``
+    is ``None`` when unknown); errors name ``name``."""
+    if not isinstance(certificates, (Certificates, CertificationResults)):
+        raise TypeError(
+            f"{name} must be a smoothcert.Certificates (from SmoothedClassifier.certify) or a "
+            f"CertificationResults (from read_results), got {type(certificates).__name__}."
+        )
+    label = np.asarray(certificates.label)
+    if label.ndim != 1:
+        raise ValueError(f"{name}.label must be a 1-D array, got shape {label.shape}.")
+    n = len(label)
+    abstained = _column(certificates.abstained, f"{name}.abstained", n, "bool")
+    radius = _column(certificates.radius, f"{name}.radius", n, "float", "radius")
+    proxy_radius = _column(certificates.proxy_radius, f"{name}.proxy_radius", n, "float", "radius")
+    if certificates.sigma is None:
+        return label, abstained, radius, proxy_radius, None
+    sigma = np.asarray(certificates.sigma)
+    if sigma.ndim == 0 or len(sigma) != n or math.prod(sigma.shape[1:]) == 0 or sigma.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{name}.sigma must be numbers of shape ({n},) or ({n}, *input_shape), got {sigma.dtype} {sigma.shape}."
+        )
+    flat = sigma.reshape(n, math.prod(sigma.shape[1:])).astype(np.float64)
+    valid = (np.isfinite(flat) & (flat > 0)).all(axis=1)
+    if not valid.all():
+        raise ValueError(f"{name}.sigma must be finite and > 0; row {int(np.flatnonzero(~valid)[0])} is not.")
+    return label, abstained, radius, proxy_radius, flat.min(axis=1)
 
 
 def write_results(path, certificates, y_true, times=None, index=None, *, extra_columns=True):
@@ -198,23 +326,28 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     ----------
     path : str or os.PathLike
         Destination; replaced if it exists.
-    certificates : Certificates
-        Result of :meth:`SmoothedClassifier.certify`.
+    certificates : Certificates or CertificationResults
+        Result of :meth:`SmoothedClassifier.certify`, or of :func:`read_results` (written with
+        ``radius_proxy`` when its proxy radii differ from its radii, and with its ``sigma`` if known).
     y_true : array-like of shape (n_inputs,)
         True labels (the ``label`` column).
     times : float or array-like of shape (n_inputs,), default=None
         Seconds spent per input (a float applies to every row, e.g. a batch's time divided by its
-        size); ``None`` writes ``nan``.
+        size); ``None`` writes ``nan``, and so does a ``nan`` entry.
     index : array-like of int, shape (n_inputs,), default=None
-        The ``idx`` column (positions in the data set); ``None`` numbers the rows from 0.
+        The ``idx`` column (positions in the data set, ``>= 0``); ``None`` numbers the rows from 0.
     extra_columns : bool, default=True
         Add the ``sigma`` or ``radius_proxy``/``min_sigma`` columns; ``False`` writes exactly
         Cohen's six columns.
 
     Raises
     ------
+    TypeError
+        If an argument has the wrong type (e.g. ``index`` not integer).
     ValueError
-        If a label is ``-1`` (the format's abstention marker) or contains a tab or newline.
+        If an array has the wrong shape, a radius or time is negative or not finite, a label is
+        ``-1`` (the format's abstention marker) or contains a tab or newline, or ``y_true`` and the
+        certified labels compare differently as values and as written text (``1.0`` and ``1``).
 
     Examples
     --------
@@ -237,38 +370,52 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     >>> read_results(path).radius.tolist()
     [0.3204, 0.0]
     """
-    n_rows = len(certificates)
+    path = check_path(path)
+    extra_columns = _check_flag(extra_columns, "extra_columns")
+    label, abstained, radius, proxy_radius, min_sigma = _checked_certificates(certificates)
+    n_rows = len(label)
     y_true = _column(y_true, "y_true", n_rows)
-    index = np.arange(n_rows) if index is None else _column(index, "index", n_rows).astype(np.int64)
-    if times is None or np.ndim(times) == 0:
-        times = np.full(n_rows, np.nan if times is None else float(times))
+    index = np.arange(n_rows) if index is None else _column(index, "index", n_rows, "int", "index")
+    if times is None:
+        times = np.full(n_rows, np.nan)
+    elif isinstance(times, Real) and not isinstance(times, (bool, np.bool_)):
+        times = _column(np.full(n_rows, float(times)), "times", n_rows, "float", "time")
     else:
-        times = _column(times, "times", n_rows).astype(np.float64)
-    abstained = np.asarray(certificates.abstained, dtype=bool)
-    correct = (~abstained) & (certificates.label == y_true)
+        times = _column(times, "times", n_rows, "float", "time")
     truth = [str(t) for t in y_true]
-    certified = [str(c) for c, a in zip(certificates.label, abstained) if not a]
+    predict = [_ABSTAIN if a else str(c) for a, c in zip(abstained, label)]
+    certified = [p for p, a in zip(predict, abstained) if not a]
     unwritable = [t for t in truth + certified if t == _ABSTAIN or "\t" in t or "\n" in t]
     if unwritable:
         raise ValueError(
             f"the label {unwritable[0]!r} cannot be written: the results format marks abstentions with -1 "
             f"and separates fields by tabs and lines; encode the labels first (e.g. with LabelEncoder)."
         )
-    predict = [_ABSTAIN if a else str(c) for a, c in zip(abstained, certificates.label)]
+    correct = (~abstained) & (label == y_true)
+    # Readers (read_results, analyze.py's users) compare the written text: it must agree with the values.
+    differ = np.flatnonzero(correct != ((~abstained) & (np.array(truth, dtype=object) == np.array(predict, dtype=object))))
+    if differ.size:
+        row = int(differ[0])
+        raise ValueError(
+            f"y_true[{row}] and the certified label of row {row} compare {'equal' if correct[row] else 'different'} "
+            f"but are written {truth[row]!r} and {predict[row]!r}; "
+            f"give y_true the type of the certified labels (e.g. y_true.astype(int))."
+        )
     header = list(_REQUIRED_COLUMNS)
-    radius = [_format_float(r) for r in certificates.radius]
-    columns = [index.astype(str), truth, predict, radius, correct.astype(int).astype(str)]
+    columns = [index.astype(str), truth, predict, [_format_float(r) for r in radius], correct.astype(int).astype(str)]
     if extra_columns:
-        min_sigma, _ = scale_summary(certificates.sigma)
-        sigma_text = [_format_float(s) for s in min_sigma]
-        if certificates.anisotropic:
+        if isinstance(certificates, CertificationResults):
+            # A results file does not record the noise's shape; a distinct proxy radius shows it.
+            with_proxy = not np.array_equal(proxy_radius, radius)
+        else:
+            with_proxy = certificates.anisotropic
+        if with_proxy:
             # ANCER's order: radius_proxy after radius, min_sigma after correct.
             header[4:4] = ["radius_proxy"]
-            columns[4:4] = [[_format_float(r) for r in certificates.proxy_radius]]
-            header.append("min_sigma")
-        else:
-            header.append("sigma")
-        columns.append(sigma_text)
+            columns[4:4] = [[_format_float(r) for r in proxy_radius]]
+        if min_sigma is not None:
+            header.append("min_sigma" if with_proxy else "sigma")
+            columns.append([_format_float(s) for s in min_sigma])
     header.append("time")
     columns.append([_format_time(t) for t in times])
     lines = ["\t".join(header)] + ["\t".join(row) for row in zip(*columns)]
@@ -279,8 +426,36 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
 def _parse_labels(texts):
     try:
         return np.array([int(t) for t in texts], dtype=np.int64), -1
-    except ValueError:
+    except (ValueError, OverflowError):
         return np.array(texts, dtype=str), _ABSTAIN
+
+
+def _read_numbers(table, column, rule, where, parse=float):
+    """The ``column`` entries of a file as float64, checked against ``_RULES[rule]``."""
+    texts = table[column]
+    values = np.empty(len(texts))
+    for row, text in enumerate(texts):
+        try:
+            values[row] = parse(text)
+        except (ValueError, OverflowError):
+            raise ValueError(f"{where(row)}: the {column} column holds {text!r}, not a number.") from None
+    bad = _first_invalid(values, rule)
+    if bad >= 0:
+        raise ValueError(f"{where(bad)}: {column} must be {_RULES[rule][0]}, got {texts[bad]!r}.")
+    return values
+
+
+def _read_index(texts, where):
+    index = np.empty(len(texts), np.int64)
+    for row, text in enumerate(texts):
+        try:
+            value = int(text)
+        except ValueError:
+            value = -1
+        if not 0 <= value < _INDEX_BOUND:
+            raise ValueError(f"{where(row)}: idx must be {_RULES['index'][0]}, got {text!r}.")
+        index[row] = value
+    return index
 
 
 def read_results(path, *, alpha=None):
@@ -294,9 +469,9 @@ def read_results(path, *, alpha=None):
     Parameters
     ----------
     path : str or os.PathLike
-        The file.
+        The file (UTF-8 text).
     alpha : float or None, default=None
-        Failure probability the file's certificates were computed at, kept for
+        Failure probability the file's certificates were computed at, in ``(0, 1)``, kept for
         :func:`~smoothcert.metrics.certified_accuracy_lower_bound`.
 
     Returns
@@ -307,9 +482,13 @@ def read_results(path, *, alpha=None):
     Raises
     ------
     ValueError
-        If a required column is missing, a row has the wrong number of fields, or a ``correct``
-        entry disagrees with ``label`` and ``predict`` (so the metrics, which compare labels, always
-        agree with Cohen's ``analyze.py``, which reads ``correct``).
+        If the file is not UTF-8 text, a required column is missing or named twice, a row has the
+        wrong number of fields, an entry is malformed (an ``idx`` that is not an int ``>= 0``; a
+        ``radius`` or ``radius_proxy`` that is not a finite number ``>= 0``; a ``sigma`` or
+        ``min_sigma`` that is not finite and ``> 0``; a negative ``time``; an empty label), a
+        ``correct`` entry disagrees with ``label`` and ``predict`` (so the metrics, which compare
+        labels, always agree with Cohen's ``analyze.py``, which reads ``correct``), or ``alpha`` is
+        not in ``(0, 1)``. The message names the file, the line and the column.
 
     Examples
     --------
@@ -323,64 +502,83 @@ def read_results(path, *, alpha=None):
     >>> results.proxy_radius.tolist(), results.sigma.tolist()
     ([0.61], [0.12])
     """
-    with open(path, newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        numbered = [(reader.line_num, row) for row in reader if any(field.strip() for field in row)]
+    path = check_path(path)
+    if alpha is not None:
+        alpha = check_probability(alpha, "alpha")
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+            numbered = [(reader.line_num, row) for row in reader if any(field.strip() for field in row)]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{path!r} is not a results file (tab-separated UTF-8 text): {exc}.") from None
     if not numbered:
-        raise ValueError(f"{os.fspath(path)!r} is empty; a results file starts with the header idx label predict ...")
+        raise ValueError(f"{path!r} is empty; a results file starts with the header idx label predict ...")
     rows = [row for _, row in numbered]
     header = [name.strip() for name in rows[0]]
     missing = [name for name in _REQUIRED_COLUMNS if name not in header]
     if missing:
         raise ValueError(
-            f"{os.fspath(path)!r} lacks the column(s) {missing}; a results file has the tab-separated header "
+            f"{path!r} lacks the column(s) {missing}; a results file has the tab-separated header "
             f"idx label predict radius correct time (found {header})."
         )
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{path!r} names the column(s) {repeated} more than once in its header {header}.")
     for line, row in numbered[1:]:
         if len(row) != len(header):
-            raise ValueError(f"{os.fspath(path)!r}, line {line}: {len(row)} fields, but the header has {len(header)}.")
+            raise ValueError(f"{path!r}, line {line}: {len(row)} fields, but the header has {len(header)}.")
     table = {name: [row[j].strip() for row in rows[1:]] for j, name in enumerate(header)}
+    lines = [line for line, _ in numbered[1:]]
 
+    def where(row):
+        return f"{path!r}, line {lines[row]}"
+
+    for column in ("label", "predict"):
+        if "" in table[column]:
+            raise ValueError(f"{where(table[column].index(''))}: the {column} column is empty.")
+    index = _read_index(table["idx"], where)
     predict_text = table["predict"]
     abstained = np.array([t == _ABSTAIN for t in predict_text], dtype=bool)
     try:
         correct = np.array([_TRUE[t] for t in table["correct"]], dtype=bool)
     except KeyError as exc:
-        raise ValueError(f"{os.fspath(path)!r}: the correct column holds {exc.args[0]!r}; expected 1 or 0.") from None
-    expected = (~abstained) & (np.array(predict_text) == np.array(table["label"]))
+        raise ValueError(f"{path!r}: the correct column holds {exc.args[0]!r}; expected 1 or 0.") from None
+    n_rows = len(rows) - 1
+    labels, abstain_label = _parse_labels(table["label"] + predict_text)
+    # Compare the parsed labels, as the metrics do ("03" and "3" are the same int label).
+    expected = (~abstained) & (labels[:n_rows] == labels[n_rows:])
     if np.any(correct != expected):
         row = int(np.flatnonzero(correct != expected)[0])
         raise ValueError(
-            f"{os.fspath(path)!r}, idx {table['idx'][row]}: correct={table['correct'][row]} but "
+            f"{where(row)}, idx {table['idx'][row]}: correct={table['correct'][row]} but "
             f"label={table['label'][row]} and predict={predict_text[row]}; the file is inconsistent."
         )
-    labels, abstain_label = _parse_labels(table["label"] + predict_text)
-    radius = np.array(table["radius"], dtype=np.float64)
+    radius = _read_numbers(table, "radius", "radius", where)
     sigma_name = "sigma" if "sigma" in table else "min_sigma" if "min_sigma" in table else None
-    n_rows = len(rows) - 1
     return CertificationResults(
-        index=np.array(table["idx"], dtype=np.int64),
+        index=index,
         y_true=labels[:n_rows],
         label=labels[n_rows:],
         radius=radius,
         correct=correct,
         abstained=abstained,
-        proxy_radius=np.array(table["radius_proxy"], dtype=np.float64) if "radius_proxy" in table else radius.copy(),
-        time=np.array([_parse_time(t) for t in table["time"]]) if "time" in table else np.full(n_rows, np.nan),
-        sigma=None if sigma_name is None else np.array(table[sigma_name], dtype=np.float64),
+        proxy_radius=_read_numbers(table, "radius_proxy", "radius", where) if "radius_proxy" in table else radius.copy(),
+        time=_read_numbers(table, "time", "time", where, _parse_time) if "time" in table else np.full(n_rows, np.nan),
+        sigma=None if sigma_name is None else _read_numbers(table, sigma_name, "sigma", where),
         alpha=alpha,
         abstain_label=abstain_label,
     )
 
 
-def _as_pair(result):
+def _as_pair(result, name="result"):
     """``(y_true, certificates)`` from a pair or a :class:`CertificationResults` (which holds its labels)."""
     if isinstance(result, CertificationResults):
         return result.y_true, result
     if isinstance(result, tuple) and len(result) == 2:
+        _checked_certificates(result[1], f"{name}: certificates")
         return result
     raise TypeError(
-        "each result must be a (y_true, certificates) pair or a CertificationResults from read_results, "
+        f"{name} must be a (y_true, certificates) pair or a CertificationResults from read_results, "
         f"got {type(result).__name__}."
     )
 
@@ -394,14 +592,15 @@ def certified_accuracy_table(results, radii, *, fmt="markdown", decimals=2, prox
     Parameters
     ----------
     results : dict of str to (y_true, Certificates) or CertificationResults
-        Row name to results. Names are inserted verbatim (LaTeX math such as ``$\\sigma = 0.25$``
-        works in LaTeX tables).
-    radii : sequence of float
-        Column radii.
+        Row name to results (each with at least one row). Names are inserted verbatim (LaTeX math
+        such as ``$\\sigma = 0.25$`` works in LaTeX tables), except that Markdown tables escape
+        ``|``; a name must not hold a line break.
+    radii : float or sequence of float
+        Column radii, finite and ``>= 0``.
     fmt : {"markdown", "latex"}, default="markdown"
         Output format (a LaTeX ``tabular`` with booktabs rules).
     decimals : int, default=2
-        Digits after the decimal point.
+        Digits after the decimal point, ``>= 0``.
     proxy : bool, default=False
         Use the proxy radius.
 
@@ -429,8 +628,24 @@ def certified_accuracy_table(results, radii, *, fmt="markdown", decimals=2, prox
         raise ValueError(f"fmt must be 'markdown' or 'latex', got {fmt!r}.")
     if not isinstance(results, dict) or not results:
         raise TypeError("results must be a non-empty dict mapping row names to (y_true, certificates) pairs.")
-    radii = np.atleast_1d(np.asarray(radii, dtype=np.float64))
-    accuracy = np.array([certified_accuracy(*_as_pair(r), radii, proxy=proxy) for r in results.values()])
+    for name in results:
+        if not isinstance(name, str):
+            raise TypeError(f"results must map str row names to results, got the key {name!r}.")
+        if "\n" in name or "\r" in name:
+            raise ValueError(f"results: the row name {name!r} holds a line break, which would break the table.")
+    radii = _check_radii(radii)
+    decimals = check_int(decimals, "decimals", 0)
+    proxy = _check_flag(proxy, "proxy")
+    rows = []
+    for name, result in results.items():
+        y_true, certificates = _as_pair(result, f"results[{name!r}]")
+        if len(certificates) == 0:
+            raise ValueError(f"results[{name!r}] has no rows: its certified accuracy is undefined.")
+        try:
+            rows.append(certified_accuracy(y_true, certificates, radii, proxy=proxy))
+        except ValueError as exc:
+            raise ValueError(f"results[{name!r}]: {exc}") from None
+    accuracy = np.array(rows)
     cells = np.array([f"{value:.{decimals}f}" for value in accuracy.ravel()], dtype=object).reshape(accuracy.shape)
     # Compare the printed values, so two cells that read the same are both bold or both not.
     shown = cells.astype(np.float64)
@@ -438,7 +653,7 @@ def certified_accuracy_table(results, radii, *, fmt="markdown", decimals=2, prox
     if fmt == "markdown":
         cells[best] = ["**" + c + "**" for c in cells[best]]
         lines = ["|  | " + " | ".join(f"r = {r:g}" for r in radii) + " |", "| --- |" + " --- |" * len(radii)]
-        lines += [f"| {name} | " + " | ".join(row) + " |" for name, row in zip(results, cells)]
+        lines += ["| " + name.replace("|", "\\|") + " | " + " | ".join(row) + " |" for name, row in zip(results, cells)]
     else:
         cells[best] = ["\\textbf{" + c + "}" for c in cells[best]]
         lines = [

@@ -1,8 +1,12 @@
 """CertificateMemory: the resolver of THEORY.md 2.4 / 3.6 (tests T12, T13, T15), persistence, and
 its use inside SmoothedClassifier."""
 
+import json
 import os
 import pickle
+import signal
+import subprocess
+import sys
 import warnings
 from dataclasses import replace
 
@@ -525,8 +529,6 @@ def test_corrupt_truncated_and_foreign_files_raise_clear_errors(tmp_path):
 
 
 def test_wrong_format_version_is_refused(tmp_path):
-    import json
-
     memory, _ = mixed_memory()
     path = tmp_path / "memory.npz"
     memory.save(path)
@@ -556,6 +558,169 @@ def test_interrupted_write_keeps_the_previous_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert os.listdir(tmp_path) == ["memory.npz"]  # no stray temporary file
     assert_same_memory(old, CertificateMemory.load(path))
+
+
+def small_memory():
+    """Six entries of every kind: ellipsoids, a stored abstention, an adopted ball, a ball, a point."""
+    aniso = regions([[0, 0], [3, 0], [5, 5]], [0, 1, -1], [[0.5, 1.0], [0.3, 0.6], [1.0, 1.0]])
+    memory = CertificateMemory(store_abstain=True).fit(aniso)
+    memory.partial_fit(balls([[0.2, 0.0], [9, 9], [7, 7]], [1, 2, 0], [1.0, 0.5, 0.0]))
+    return memory
+
+
+def saved_arrays(memory, path):
+    memory.save(path)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    return json.loads(bytes(arrays["header"]).decode()), arrays
+
+
+def with_header(header, arrays):
+    return {**arrays, "header": np.frombuffer(json.dumps(header).encode(), np.uint8)}
+
+
+def set_entry(name, entry, value):
+    def change(arrays):
+        column = arrays[name].copy()
+        column[entry] = value
+        return {**arrays, name: column}
+
+    return change
+
+
+def set_header(key, value):
+    def change(arrays):
+        header = json.loads(bytes(arrays["header"]).decode())
+        return with_header({**header, key: value}, arrays)
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (set_entry("gap", 0, -1.0), "gap must be finite, >= 0"),
+        (set_entry("gap", 1, np.nan), "gap must be finite"),
+        (set_entry("rmin", 4, -0.5), "rmin must be finite and >= 0, but entry 4"),
+        (set_entry("rmin", 3, np.inf), "rmin must be finite"),
+        (set_entry("rmax", 4, 0.25), "rmax must be finite and >= rmin"),
+        (set_entry("rmax", 2, 0.5), "rmax must be"),  # a stored abstention must be a point
+        (set_entry("rmin", 0, 0.6), "rmin must be in \\(0, gap \\* min\\(scales\\)\\]"),  # larger than certified
+        (set_entry("rmax", 0, 0.9), "rmax must be >= gap \\* max\\(scales\\)"),  # too small for the pre-filter
+        (set_entry("scales", 1, [0.3, -0.6]), "scales must be finite and > 0, but entry 1"),
+        (set_entry("scales", 0, [np.nan, 1.0]), "scales must be finite and > 0, but entry 0"),
+        (lambda a: {**a, "scales": a["scales"][:1]}, "scales must have shape \\(2, 2\\)"),
+        (lambda a: {**a, "gap": a["gap"][:-1]}, "gap must have shape \\(6,\\)"),
+        (lambda a: {**a, "centers": a["centers"].reshape(-1)}, "centers must have shape \\(6, 2\\)"),
+        (set_entry("centers", 5, [np.inf, 0.0]), "centers must be finite, but entry 5"),
+        (lambda a: {**a, "centers": a["centers"].astype(np.int64)}, "centers must hold float32 or float64"),
+        (lambda a: {**a, "code": a["code"].astype(np.float64)}, "code must hold integers"),
+        (set_entry("code", 4, 7), "code must be a label code in \\[-1, 3\\)"),
+        (set_entry("code", 4, -2), "code must be a label code"),
+        (set_entry("alpha", 0, 1.5), "alpha must be in \\(0, 1\\)"),
+        (set_entry("alpha", 2, 0.01), "alpha must be in \\(0, 1\\) \\(0 for abstentions\\)"),
+        (set_entry("source", 3, 5), "source must be -1 or an earlier entry, but entry 3"),
+        (set_header("input_shape", [-2]), "input_shape"),
+        (set_header("input_shape", [2.0]), "input_shape"),
+        (set_header("n_entries", -1), "n_entries"),
+        (set_header("n_entries", True), "n_entries"),
+        (set_header("norm", "linf"), "norm"),
+        (set_header("labels", [0, 1, True]), "labels' must be distinct"),
+        (set_header("labels", [0, [1], 2]), "labels"),
+        (set_header("params", {"inside_rule": "adopt", "leaf_size": 3}), "params"),
+        (set_header("params", {"max_size": -4}), "max_size"),
+        (set_header("version", True), "format version True is not supported"),
+        (lambda a: {**a, "header": np.frombuffer(b"[1, 2]", np.uint8)}, "not a CertificateMemory file"),
+        (lambda a: {**a, "header": np.zeros(3)}, "header must be UTF-8 JSON bytes"),
+        (lambda a: {k: v for k, v in a.items() if k != "source"}, "no \\['source'\\] arrays"),
+    ],
+)
+def test_load_refuses_invalid_entries_naming_the_field(tmp_path, change, message):
+    memory = small_memory()
+    _, arrays = saved_arrays(memory, tmp_path / "good.npz")
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **change(arrays))
+    with pytest.raises(ValueError, match="Cannot load a CertificateMemory from .*bad.npz.*: .*" + message):
+        CertificateMemory.load(bad)
+    np.savez(bad, **arrays)  # the unchanged arrays load (the checks accept what save writes)
+    assert_same_memory(memory, CertificateMemory.load(bad))
+
+
+def test_every_damaged_byte_is_detected_or_harmless(tmp_path):
+    # The zip and npy readers raise BadZipFile, zlib.error, NotImplementedError, RuntimeError, ... on
+    # damaged bytes; load must turn every one into its documented ValueError.
+    memory = small_memory()
+    path = tmp_path / "memory.npz"
+    memory.save(path)
+    data = path.read_bytes()
+    damaged = tmp_path / "damaged.npz"
+    harmless = 0
+    for position in range(len(data)):
+        flipped = bytearray(data)
+        flipped[position] ^= (0xFF, 0x01, 0x10)[position % 3]
+        damaged.write_bytes(flipped)
+        try:
+            loaded = CertificateMemory.load(damaged)
+        except ValueError as exc:
+            assert "Cannot load a CertificateMemory from" in str(exc), position
+            continue
+        harmless += 1  # a byte the content does not depend on (timestamps, "version made by", ...)
+        assert_same_memory(memory, loaded)
+        assert loaded.norm_ == memory.norm_ and loaded.input_shape_ == memory.input_shape_
+    assert 0 < harmless < len(data) // 2
+
+
+# Saves a memory, but hangs inside the write (after some bytes) until it is killed.
+STUCK_WRITER = """
+import sys, time
+import numpy as np
+from smoothcert import CertificateMemory
+
+def stuck(file, **arrays):
+    file.write(b"partial")
+    file.flush()
+    print("writing", flush=True)
+    time.sleep(120)
+
+memory = CertificateMemory.load(sys.argv[1])
+np.savez = stuck
+memory.save(sys.argv[2])
+"""
+
+
+def temporaries(folder):
+    return sorted(name for name in os.listdir(folder) if name.startswith(".tmp-"))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="stale temporary files are only cleaned up on POSIX")
+def test_temporaries_of_killed_writers_do_not_accumulate(tmp_path):
+    memory = small_memory()
+    source, path, other = tmp_path / "source.npz", tmp_path / "memory.npz", tmp_path / "other.npz"
+    memory.save(source)
+    writers = [
+        subprocess.Popen([sys.executable, "-c", STUCK_WRITER, str(source), str(target)], stdout=subprocess.PIPE, text=True)
+        for target in (path, other)
+    ]
+    try:
+        for writer in writers:
+            assert writer.stdout.readline().strip() == "writing"
+        live = temporaries(tmp_path)
+        assert len(live) == 2 and all(str(writer.pid) in " ".join(live) for writer in writers)
+        memory.save(path)
+        assert temporaries(tmp_path) == live  # a live writer's temporary file is never removed
+    finally:
+        for writer in writers:
+            writer.send_signal(signal.SIGKILL)
+            writer.wait()
+            writer.stdout.close()
+    assert temporaries(tmp_path) == live  # killed mid-write: both left their temporary file
+    memory.save(path)
+    [left] = temporaries(tmp_path)  # only the one for the other destination remains
+    assert other.name in left and str(writers[1].pid) in left
+    assert_same_memory(memory, CertificateMemory.load(path))
+    memory.save(other)
+    assert temporaries(tmp_path) == []
+    assert sorted(os.listdir(tmp_path)) == ["memory.npz", "other.npz", "source.npz"]
 
 
 # -- parameters, errors, scikit-learn face -------------------------------------------------------

@@ -1,5 +1,6 @@
 import math
 import os
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ CERTIFY_PY_SAMPLE = (
     "40\t4\t4\t0.0831\t1\t0:00:07\n"
     "60\t7\t5\t0.941\t0\t1 day, 0:00:01.500000\n"
 )
+HEADER = "idx\tlabel\tpredict\tradius\tcorrect\ttime\n"
 # The published data files (data/certify/...) hold the time in seconds.
 PUBLISHED_SAMPLE = "idx\tlabel\tpredict\tradius\tcorrect\ttime\n0\t3\t3\t0.378\t1\t15.4\n20\t7\t-1\t0.0\t0\t15.6\n"
 # Alfarra et al.'s certify_ds.py adds sigma; ANCER's certify_dataset.py adds radius_proxy and min_sigma.
@@ -197,11 +199,95 @@ def test_write_rejects_labels_the_format_cannot_hold(tmp_path):
         ("idx\tlabel\tpredict\tradius\tcorrect\ttime\n0\t1\t2\t0.5\t1\t1.0\n", "inconsistent"),
         ("idx\tlabel\tpredict\tradius\tcorrect\ttime\n0\t1\t1\t0.5\tyes\t1.0\n", "expected 1 or 0"),
         ("", "empty"),
+        # Radii, scales and times that no certificate has: refused, naming the line and the column.
+        (HEADER + "0\t1\t1\t0.5\t1\t1.0\n1\t1\t1\tnan\t1\t1.0\n", "line 3: radius must be finite and >= 0, got 'nan'"),
+        (HEADER + "0\t1\t1\t-0.25\t1\t1.0\n", "line 2: radius must be finite and >= 0"),
+        (HEADER + "0\t1\t1\tinf\t1\t1.0\n", "line 2: radius must be finite"),
+        (HEADER + "0\t1\t1\t0.5x\t1\t1.0\n", "line 2: the radius column holds '0.5x', not a number"),
+        (
+            "idx\tlabel\tpredict\tradius\tradius_proxy\tcorrect\ttime\n0\t1\t1\t0.5\t-1\t1\t1.0\n",
+            "radius_proxy must be finite and >= 0",
+        ),
+        ("idx\tlabel\tpredict\tradius\tcorrect\tsigma\ttime\n0\t1\t1\t0.5\t1\t0\t1.0\n", "sigma must be finite and > 0"),
+        ("idx\tlabel\tpredict\tradius\tcorrect\tmin_sigma\ttime\n0\t1\t1\t0.5\t1\tnan\t1.0\n", "min_sigma must be finite"),
+        (HEADER + "0\t1\t1\t0.5\t1\t-1 day, 23:59:59\n", "line 2: time must be nan"),
+        (HEADER + "0\t1\t1\t0.5\t1\tsoon\n", "the time column holds 'soon'"),
+        (HEADER + "-3\t1\t1\t0.5\t1\t1.0\n", "line 2: idx must be an int >= 0"),
+        (HEADER + "0.5\t1\t1\t0.5\t1\t1.0\n", "idx must be an int >= 0 .*, got '0.5'"),
+        (HEADER + "0\t \t1\t0.5\t0\t1.0\n", "line 2: the label column is empty"),
+        (
+            "idx\tlabel\tpredict\tradius\tradius\tcorrect\ttime\n0\t1\t1\t0.5\t0.7\t1\t1.0\n",
+            "names the column\\(s\\) \\['radius'\\] more",
+        ),
     ],
 )
 def test_read_rejects_malformed_files(tmp_path, text, message):
     with pytest.raises(ValueError, match=message):
         read_results(write_text(tmp_path, text))
+
+
+def test_read_rejects_binary_files_and_bad_alpha(tmp_path):
+    path = tmp_path / "results.tsv"
+    path.write_bytes(b"idx\tlabel\xff\xfe\n")
+    with pytest.raises(ValueError, match="not a results file"):
+        read_results(path)
+    path.write_text(PUBLISHED_SAMPLE)
+    for alpha in (-0.1, 0.0, 1.0, float("nan")):
+        with pytest.raises(ValueError, match="alpha must be in the open interval"):
+            read_results(path, alpha=alpha)
+    with pytest.raises(TypeError, match="alpha must be a float"):
+        read_results(path, alpha="0.001")
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+        read_results(3)  # open() would take it as a file descriptor
+    assert read_results(path, alpha=0.001).alpha == 0.001
+
+
+def test_labels_are_compared_as_values(tmp_path):
+    # "03" and "3" are the same int label: correct = 1 is consistent.
+    text = "idx\tlabel\tpredict\tradius\tcorrect\ttime\n0\t3\t03\t0.5\t1\t1.0\n"
+    assert read_results(write_text(tmp_path, text)).correct.tolist() == [True]
+
+
+@pytest.mark.parametrize("sigma", [0.5, np.linspace(0.1, 0.9, 8).reshape(2, 2, 2)])
+@pytest.mark.parametrize("extra_columns", [True, False])
+def test_results_read_back_are_written_identically(tmp_path, sigma, extra_columns):
+    cert = make_certificates([1.0, 0.0], [4, -1], sigma=sigma)
+    first, second = tmp_path / "first.tsv", tmp_path / "second.tsv"
+    write_results(first, cert, [4, 2], times=[1.5, np.nan], index=[10, 30], extra_columns=extra_columns)
+    results = read_results(first)
+    write_results(second, results, results.y_true, times=results.time, index=results.index, extra_columns=extra_columns)
+    assert second.read_text() == first.read_text()
+
+
+def test_results_without_sigma_or_proxy_are_written_with_cohens_columns(tmp_path):
+    path = write_text(tmp_path, PUBLISHED_SAMPLE)
+    results = read_results(path)
+    write_results(tmp_path / "again.tsv", results, results.y_true, times=results.time, index=results.index)
+    assert (tmp_path / "again.tsv").read_text() == "idx\tlabel\tpredict\tradius\tcorrect\ttime\n" + (
+        "0\t3\t3\t0.378\t1\t0:00:15.400000\n20\t7\t-1\t0.0\t0\t0:00:15.600000\n"
+    )
+    ancer = read_results(write_text(tmp_path, ANCER_SAMPLE, name="ancer.tsv"))
+    write_results(tmp_path / "ancer2.tsv", ancer, ancer.y_true, times=ancer.time)
+    assert (tmp_path / "ancer2.tsv").read_text().splitlines()[0] == ANCER_SAMPLE.splitlines()[0]
+
+
+def test_write_refuses_what_a_reader_would_misread(tmp_path):
+    cert = with_radius([0.5, 0.2], [1, 0])
+    # 1.0 == 1 as values, but a reader compares the written "1.0" and "1".
+    with pytest.raises(ValueError, match="y_true\\[0\\] and .* compare equal but are written '1.0' and '1'"):
+        write_results(tmp_path / "x.tsv", cert, np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="compare different but are written '1' and '1'"):
+        write_results(tmp_path / "x.tsv", cert, np.array(["1", "0"], dtype=object))
+    with pytest.raises(ValueError, match="certificates.radius must be finite and >= 0; row 1 holds nan"):
+        write_results(tmp_path / "x.tsv", replace(cert, radius=np.array([0.5, np.nan])), [1, 0])
+    with pytest.raises(ValueError, match="times must be nan \\(unknown\\) or finite seconds >= 0; row 0"):
+        write_results(tmp_path / "x.tsv", cert, [1, 0], times=[-1.0, 2.0])
+    with pytest.raises(TypeError, match="index must hold integers"):
+        write_results(tmp_path / "x.tsv", cert, [1, 0], index=[0.5, 1.5])  # was truncated to [0, 1]
+    assert not (tmp_path / "x.tsv").exists()
+    # Beyond timedelta's range, times are written in seconds, which read_results reads.
+    write_results(tmp_path / "x.tsv", cert, [1, 0], times=1e15)
+    assert read_results(tmp_path / "x.tsv").time.tolist() == [1e15, 1e15]
 
 
 def test_to_frame_uses_the_file_column_names(tmp_path):
