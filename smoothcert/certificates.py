@@ -29,7 +29,11 @@ _ROW_RULES = {
     "gap": ("finite and >= 0", lambda v: np.isfinite(v) & (v >= 0)),
     "radius": ("finite and >= 0", lambda v: np.isfinite(v) & (v >= 0)),
     "proxy_radius": ("finite and >= 0", lambda v: np.isfinite(v) & (v >= 0)),
+    # -inf is the volume of an empty region (an abstention); nan and +inf are no volume.
+    "log_volume": ("a number or -inf (not nan or +inf)", lambda v: ~np.isnan(v) & (v < np.inf)),
 }
+# Fields that from_arrays fills in when they are left out (or None).
+_OPTIONAL = ("memory_entry", "n_used", "stop_reason")
 
 
 def _label_dtype(*dtypes):
@@ -64,6 +68,58 @@ def _row_field(value, name, n):
         if bad.size:
             raise ValueError(f"Certificates: {name} must be {rule}; row {bad[0]} holds {array[bad[0]].item()!r}.")
     return array
+
+
+def _center_and_sigma(center, sigma, n):
+    """``center`` and ``sigma`` checked against ``n`` rows: shapes, numbers, finite, ``sigma > 0``."""
+    center = _as_array(center, "center")
+    if center.ndim < 2 or len(center) != n or center.dtype.kind not in "iuf":
+        raise ValueError(
+            f"Certificates: center must be numbers of shape ({n}, *input_shape), got {center.dtype} {center.shape}."
+        )
+    # min and max instead of an elementwise test: the centers (and per-dimension sigma) of images are large.
+    if center.size and not (np.isfinite(center.min()) and np.isfinite(center.max())):
+        raise ValueError("Certificates: center must be finite (a region around nan or inf is no region).")
+    sigma = _as_array(sigma, "sigma")
+    if sigma.shape not in ((n,), center.shape) or sigma.dtype.kind not in "iuf":
+        raise ValueError(
+            f"Certificates: sigma must be numbers of shape ({n},) or {center.shape} (per dimension), "
+            f"got {sigma.dtype} {sigma.shape}."
+        )
+    if sigma.size and not (sigma.min() > 0 and np.isfinite(sigma.max())):
+        raise ValueError("Certificates: sigma must be finite and > 0 everywhere.")
+    return center, sigma
+
+
+def _labels(label):
+    label = _as_array(label, "label")
+    if label.ndim != 1:
+        raise ValueError(f"Certificates: label must be a 1-D array (one label per input), got shape {label.shape}.")
+    return label
+
+
+def _check_abstentions(label, abstained, abstain_label):
+    """``label`` is ``abstain_label`` exactly where ``abstained``: otherwise an abstention could not be
+    told from a class (or a certified row would read as an abstention)."""
+    with np.errstate(invalid="ignore"):
+        marked = np.asarray(label == abstain_label, dtype=bool)  # numbers vs a string label: all False
+        if abstain_label != abstain_label:  # a nan abstain label
+            marked = np.asarray(label != label, dtype=bool)
+    if marked.shape != label.shape:
+        marked = np.zeros(label.shape, dtype=bool)
+    bad = np.flatnonzero(marked != abstained)
+    if bad.size:
+        r = bad[0]
+        raise ValueError(
+            f"Certificates: label must be abstain_label={abstain_label!r} exactly where abstained is True; "
+            f"row {r} has label {np.asarray(label[r]).tolist()!r} and abstained={bool(abstained[r])}."
+        )
+
+
+def _check_norm(norm):
+    if not isinstance(norm, str) or norm not in ("l2", "l1"):
+        raise ValueError(f"Certificates: norm must be 'l2' (Gaussian noise) or 'l1' (uniform noise), got {norm!r}.")
+    return norm
 
 
 def _same(a, b):
@@ -180,6 +236,13 @@ class Certificates:
     stop_reason: np.ndarray = None
 
     def __post_init__(self):
+        # The constructor only fills defaults (rows are sliced and stacked through it, and consumers
+        # such as CertificateMemory check the fields they read); by hand, use the checked from_arrays.
+        if not isinstance(self.label, np.ndarray):
+            raise TypeError(
+                f"Certificates: label must be a numpy array, got {type(self.label).__name__}; "
+                "build certificates with Certificates.from_arrays(...) (which checks and converts the fields)."
+            )
         n = len(self.label)
         # Certificates made before sampling modes existed (or by hand) have no sampling record.
         if self.n_used is None:
@@ -204,41 +267,38 @@ class Certificates:
         Raises
         ------
         TypeError
-            If a field holds the wrong kind of values (e.g. ``abstained`` not boolean) or
-            ``abstain_label`` is not a scalar.
+            If a field holds the wrong kind of values (e.g. ``abstained`` not boolean), a required
+            field is ``None`` or ``abstain_label`` is not a scalar.
         ValueError
             If a field has the wrong shape or an impossible value (a radius that is ``nan``,
-            infinite or negative, ``p_lower`` outside ``[0, 1]``, ``sigma <= 0``, ``alpha``
-            outside ``(0, 1)``, an unknown ``norm``).
+            infinite or negative, a ``log_volume`` that is ``nan`` or ``+inf``, ``p_lower`` outside
+            ``[0, 1]``, ``sigma <= 0``, a ``center`` that is not finite, ``alpha`` outside
+            ``(0, 1)``, an unknown ``norm``), or if ``label`` is not ``abstain_label`` exactly where
+            ``abstained``.
+
+        Notes
+        -----
+        ``radius``, ``proxy_radius`` and ``log_volume`` are not checked against ``gap`` and
+        ``sigma`` (hand-made certificates may round them); :meth:`from_gap` derives them.
         """
-        label = _as_array(label, "label")
-        if label.ndim != 1:
-            raise ValueError(f"Certificates: label must be a 1-D array (one label per input), got shape {label.shape}.")
+        label = _labels(label)
         n = len(label)
-        if not isinstance(norm, str) or norm not in ("l2", "l1"):
-            raise ValueError(f"Certificates: norm must be 'l2' (Gaussian noise) or 'l1' (uniform noise), got {norm!r}.")
+        norm = _check_norm(norm)
         alpha = check_probability(alpha, "alpha")
         if np.ndim(abstain_label) != 0:
             raise TypeError(f"Certificates: abstain_label must be a scalar label (e.g. -1), got {abstain_label!r}.")
         if memory_entry is not None:
             arrays["memory_entry"] = memory_entry
-        for name, value in arrays.items():
-            if name in _ROW_KINDS and value is not None:  # unknown names: the constructor's TypeError names them
+        for name, value in list(arrays.items()):
+            if name in _OPTIONAL and value is None:
+                del arrays[name]
+            elif name in _ROW_KINDS:  # unknown names: the constructor's TypeError names them
+                if value is None:
+                    raise TypeError(f"Certificates: {name} is required, got None (an array of shape ({n},)).")
                 arrays[name] = _row_field(value, name, n)
-        center = _as_array(center, "center")
-        if center.ndim < 2 or len(center) != n or center.dtype.kind not in "iuf":
-            raise ValueError(
-                f"Certificates: center must be numbers of shape ({n}, *input_shape), got {center.dtype} {center.shape}."
-            )
-        sigma = _as_array(sigma, "sigma")
-        if sigma.shape not in ((n,), center.shape) or sigma.dtype.kind not in "iuf":
-            raise ValueError(
-                f"Certificates: sigma must be numbers of shape ({n},) or {center.shape} (per dimension), "
-                f"got {sigma.dtype} {sigma.shape}."
-            )
-        # min and max instead of an elementwise test: per-dimension sigma of images is large.
-        if sigma.size and not (sigma.min() > 0 and np.isfinite(sigma.max())):
-            raise ValueError("Certificates: sigma must be finite and > 0 everywhere.")
+        center, sigma = _center_and_sigma(center, sigma, n)
+        if "abstained" in arrays and n:
+            _check_abstentions(label, arrays["abstained"], abstain_label)
         if "memory_entry" not in arrays:
             arrays["memory_entry"] = np.full(n, -1, dtype=np.int64)
         arrays["memory_entry"] = arrays["memory_entry"].astype(np.int64)
@@ -270,8 +330,14 @@ class Certificates:
         >>> float(cert.radius[0])
         0.5
         """
-        noise = get_noise(norm)
-        d = int(np.prod(np.shape(center)[1:], dtype=np.int64))
+        # Checked before the sizes are derived from them: the noise's math would fail obscurely.
+        if "label" not in arrays:
+            raise TypeError("Certificates.from_gap() missing required keyword argument: 'label'.")
+        n = len(_labels(arrays["label"]))
+        noise = get_noise(_check_norm(norm))
+        center, sigma = _center_and_sigma(center, sigma, n)
+        gap = _row_field(gap, "gap", n)
+        d = int(np.prod(center.shape[1:], dtype=np.int64))
         return cls.from_arrays(
             gap=gap, sigma=sigma, norm=norm, center=center, radius=noise.radius(gap, sigma),
             log_volume=noise.log_volume(gap, sigma, d), proxy_radius=noise.proxy_radius(gap, sigma), **arrays,
@@ -349,6 +415,9 @@ class Certificates:
 
     def __len__(self):
         return len(self.label)
+
+    def __contains__(self, item):
+        raise TypeError("Certificates does not hold labels as items; use `item in cert.label`.")
 
     def __iter__(self):
         # Without it Python iterates through __getitem__, so `pred, radius = clf.certify(X)` would
@@ -452,7 +521,8 @@ class Certificates:
             "stop_reason": self.stop_reason,
         }
         if self.anisotropic:
-            flat = self.sigma.reshape(len(self), -1).astype(np.float64)
+            # An explicit row width: numpy cannot infer -1 for zero rows.
+            flat = self.sigma.reshape(len(self), int(np.prod(self.sigma.shape[1:]))).astype(np.float64)
             columns["sigma_min"] = flat.min(axis=1)
             columns["sigma_gm"] = np.exp(np.log(flat).mean(axis=1))
         else:

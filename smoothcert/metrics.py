@@ -46,13 +46,20 @@ def _check_flag(value, name):
 def _check_radii(radii):
     """Radii to evaluate at: a float or a non-empty 1-D sequence of finite floats >= 0, as float64."""
     try:
-        values = np.atleast_1d(np.asarray(radii, dtype=np.float64))
-    except (TypeError, ValueError):
-        raise TypeError(f"radii must be a float or a 1-D sequence of floats, got {radii!r}.") from None
+        raw = np.asarray(radii)
+    except ValueError:  # ragged nested sequences
+        raw = None
+    # Before the float conversion: numpy would read None as nan, True as 1.0 and "0.5" as 0.5.
+    if raw is None or raw.dtype.kind not in "iuf":
+        shown = repr(radii) if len(repr(radii)) <= 80 else repr(radii)[:77] + "..."
+        raise TypeError(f"radii must be a float or a 1-D sequence of floats, got {type(radii).__name__} {shown}.")
+    values = np.atleast_1d(raw.astype(np.float64))
     if values.ndim != 1 or values.size == 0:
         raise ValueError(f"radii must be a float or a non-empty 1-D sequence of floats, got shape {values.shape}.")
-    if not (np.isfinite(values) & (values >= 0)).all():
-        raise ValueError(f"radii must be finite and >= 0, got {values.tolist()}.")
+    bad = np.flatnonzero(~(np.isfinite(values) & (values >= 0)))
+    if bad.size:
+        shown = values.tolist() if values.size <= 10 else f"radii[{bad[0]}] = {values[bad[0]]}"
+        raise ValueError(f"radii must be finite and >= 0, got {shown}.")
     return values
 
 
@@ -182,7 +189,8 @@ def certified_accuracy_curve(y_true, certificates, radii=None, *, proxy=False):
     ([0.0, 0.25, 0.5], [0.75, 0.75, 0.5, 0.0])
     """
     if radii is None:
-        correct_radii = _radius(certificates, proxy)[_correct(y_true, certificates)]
+        correct = _correct(y_true, certificates)  # checks certificates before reading its radii
+        correct_radii = _radius(certificates, proxy)[correct]
         grid = [np.zeros(1), correct_radii]
         if correct_radii.size:
             grid.append([np.nextafter(correct_radii.max(), np.inf)])
@@ -190,7 +198,11 @@ def certified_accuracy_curve(y_true, certificates, radii=None, *, proxy=False):
     else:
         radii = _check_radii(radii)
         if np.any(np.diff(radii) < 0):
-            raise ValueError("radii must be a 1-D ascending sequence of radii, or None for the exact grid.")
+            k = int(np.flatnonzero(np.diff(radii) < 0)[0])
+            raise ValueError(
+                f"radii must be a 1-D ascending sequence of radii (sort it), or None for the exact grid; "
+                f"radii[{k + 1}] = {radii[k + 1]} is smaller than radii[{k}] = {radii[k]}."
+            )
     return radii, certified_accuracy(y_true, certificates, radii, proxy=proxy)
 
 
@@ -240,9 +252,10 @@ def certified_accuracy_lower_bound(y_true, certificates, radii=(0.0,), *, rho=0.
     >>> certified_accuracy_lower_bound(np.zeros(n), cert, [0.0, 1.0], rho=0.001).round(4).tolist()
     [0.9941, -0.0059]
     """
+    _check_certificates(certificates)
     rho = check_probability(rho, "rho")
     if alpha is None:
-        alpha = _check_certificates(certificates).alpha
+        alpha = certificates.alpha
         if alpha is None:
             raise ValueError(
                 "alpha is unknown for these certificates (results files do not store it); pass alpha=, "

@@ -43,7 +43,8 @@ def scale_summary(scales):
     scales = np.asarray(scales)
     if scales.ndim == 1:
         return scales.astype(np.float64), np.log(scales.astype(np.float64))
-    flat = scales.reshape(len(scales), -1)
+    # An explicit row width, not -1: numpy cannot infer it for zero rows ((0, *input_shape) -> (0,) outputs).
+    flat = scales.reshape(len(scales), int(np.prod(scales.shape[1:], dtype=np.int64)))
     return flat.min(axis=1).astype(np.float64), np.log(flat.astype(np.float64)).mean(axis=1)
 
 

@@ -39,7 +39,7 @@ def certify_pipeline(estimator, X):
     ------
     TypeError
         If ``estimator`` has no ``certify`` method, or is a pipeline whose last step has none or
-        whose other steps are not all transformers.
+        whose other steps are not all transformers; if ``X`` is None.
     ValueError
         If ``estimator`` is a pipeline without steps.
 
@@ -57,6 +57,8 @@ def certify_pipeline(estimator, X):
     np.True_
     """
     _check_certifier(estimator, "estimator")
+    if X is None:  # scikit-learn would read it as a 0-d array of nan
+        raise TypeError("X must be an array-like of inputs of shape (n_samples, ...), got None.")
     return _certify(estimator, X)
 
 

@@ -10,7 +10,7 @@ never reaches ``sigma``). These helpers answer "why does everything abstain?" an
 
 import numpy as np
 
-from ._validation import check_int, check_probability
+from ._validation import check_float, check_int, check_probability
 from .bounds import max_p_lower, min_samples_to_certify
 from .noise import get_noise
 from .sigma.base import check_scale
@@ -19,6 +19,23 @@ __all__ = ["max_certifiable_radius", "min_samples_for_radius"]
 
 # alpha ** (1/n) rounds to 1.0 in float64 past about n = 10^16, where the cap stops being defined.
 _LARGEST_N = 2**53
+
+
+def _check_norm(norm):
+    if not isinstance(norm, str) or norm not in ("l2", "l1"):
+        raise ValueError(f"norm must be 'l2' (Gaussian noise) or 'l1' (uniform noise), got {norm!r}.")
+    return get_noise(norm)
+
+
+def _finite(radius, **settings):
+    """``radius``, refused when float overflow made it infinite (e.g. ``sigma=1e308``)."""
+    if not np.isfinite(radius):
+        shown = ", ".join(f"{k}={v!r}" for k, v in settings.items())
+        raise ValueError(
+            f"the certifiable radius is not finite in float64 for {shown} (alpha ** (1/n) rounds to 1, or sigma "
+            "is too large); use a smaller n or sigma."
+        )
+    return radius
 
 
 def max_certifiable_radius(sigma, n, alpha=0.001, norm="l2"):
@@ -44,6 +61,15 @@ def max_certifiable_radius(sigma, n, alpha=0.001, norm="l2"):
     -------
     radius : float
 
+    Raises
+    ------
+    TypeError
+        If ``sigma`` or ``alpha`` is not a real number or ``n`` not an int.
+    ValueError
+        If ``sigma`` is not positive and finite, ``n < 1`` or ``n > 2**53``, ``alpha`` is outside
+        ``(0, 1)`` or ``norm`` is unknown; or if the radius is not finite in float64 (a huge
+        ``sigma``, or ``alpha`` so close to 1 that ``alpha ** (1/n)`` rounds to 1).
+
     See Also
     --------
     min_samples_for_radius : The inverse question.
@@ -61,8 +87,13 @@ def max_certifiable_radius(sigma, n, alpha=0.001, norm="l2"):
     """
     sigma = check_scale(sigma, "sigma")
     n = check_int(n, "n", 1)
+    if n > _LARGEST_N:
+        raise ValueError(
+            f"n must be an int <= 2**53 ({_LARGEST_N}), got {n}: beyond it alpha ** (1/n) rounds to 1 in float64 "
+            "and the cap is not defined."
+        )
     alpha = check_probability(alpha, "alpha")
-    return _cap(sigma, n, alpha, get_noise(norm))
+    return _finite(_cap(sigma, n, alpha, _check_norm(norm)), sigma=sigma, n=n, alpha=alpha)
 
 
 def _cap(sigma, n, alpha, noise):
@@ -94,10 +125,13 @@ def min_samples_for_radius(radius, sigma, alpha=0.001, norm="l2"):
 
     Raises
     ------
+    TypeError
+        If ``radius``, ``sigma`` or ``alpha`` is not a real number.
     ValueError
-        If no number of samples reaches ``radius``: uniform noise never certifies an l1 radius of
-        ``sigma`` or more, and a Gaussian radius beyond about ``8 sigma`` needs more than ``2**53``
-        samples.
+        If ``radius`` is negative or not finite, ``sigma`` not positive and finite, ``alpha``
+        outside ``(0, 1)`` or ``norm`` unknown; or if no number of samples reaches ``radius``:
+        uniform noise never certifies an l1 radius of ``sigma`` or more, and a Gaussian radius
+        beyond about ``8 sigma`` needs more than ``2**53`` samples.
 
     Examples
     --------
@@ -108,11 +142,10 @@ def min_samples_for_radius(radius, sigma, alpha=0.001, norm="l2"):
     >>> max_certifiable_radius(0.25, n) >= 1.0 > max_certifiable_radius(0.25, n - 1)
     True
     """
-    if isinstance(radius, bool) or not np.isscalar(radius) or not np.isfinite(radius) or radius < 0:
-        raise ValueError(f"radius must be a finite float >= 0, got {radius!r}.")
+    radius = check_float(radius, "radius", low=0.0, low_inclusive=True, what="the target certified radius")
     sigma = check_scale(sigma, "sigma")
     alpha = check_probability(alpha, "alpha")
-    noise = get_noise(norm)
+    noise = _check_norm(norm)
 
     def reaches(n):
         # alpha ** (1/n) == 1.0 is float rounding (n past ~10^16), not an infinite radius.

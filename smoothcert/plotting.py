@@ -5,10 +5,13 @@ function here is called, not when :mod:`smoothcert` is.
 """
 
 import os
+from numbers import Integral, Real
 
 import numpy as np
 
-from .metrics import certified_accuracy_curve
+from .certificates import Certificates
+from .metrics import _check_certificates, _check_flag, certified_accuracy_curve
+from .pipeline import _check_certifier, certify_pipeline
 from .results import _as_pair, read_results
 
 __all__ = ["CertifiedAccuracyDisplay", "plot_sigma_map", "plot_regions_2d"]
@@ -29,23 +32,94 @@ def _axes(ax):
         _, ax = _pyplot().subplots()
     else:
         _pyplot()
+        from matplotlib.axes import Axes
+
+        if not isinstance(ax, Axes):
+            raise TypeError(f"ax must be a matplotlib Axes or None (a new figure), got {type(ax).__name__}.")
     return ax
 
 
-def _named(items, names, default_names=None):
-    """``(names, values)`` from one item, a list of items or a dict name -> item."""
+def _check_names(names, n_curves):
+    """``None`` or a list of legend names, one per curve."""
+    if names is None:
+        return None
+    # A str is a sequence of characters: names="ab" would name two curves "a" and "b".
+    if isinstance(names, str) or not isinstance(names, (list, tuple, np.ndarray)) or (isinstance(names, np.ndarray) and names.ndim == 0):
+        raise TypeError(
+            f"names must be None or a list of legend names, one per curve (e.g. names=['sigma=0.25']), "
+            f"got {type(names).__name__} {names!r}."
+        )
+    if len(names) != n_curves:
+        raise ValueError(f"names has {len(names)} entries for {n_curves} curves; give one name per curve.")
+    return list(names)
+
+
+def _named(items, names, what, default_names=None):
+    """``(names, values)`` from one item, a list of items or a dict name -> item (``what`` names the argument)."""
     if isinstance(items, dict):
         if names is not None:
             raise ValueError("names must be None when the results are given as a dict (its keys are the names).")
+        if not items:
+            raise ValueError(f"{what} is an empty dict: nothing to plot.")
         return list(items), list(items.values())
     if not isinstance(items, (list, tuple)):
         items = [items]
     items = list(items)
-    if names is None:
-        names = default_names
-    if names is not None and len(names) != len(items):
-        raise ValueError(f"names has {len(names)} entries for {len(items)} curves.")
-    return (None if names is None else list(names)), items
+    if not items:
+        raise ValueError(f"{what} is empty: pass at least one curve's {what}.")
+    return _check_names(default_names if names is None else names, len(items)), items
+
+
+def _item_names(what, names, n):
+    """How to name item ``i`` of argument ``what`` in an error message."""
+    if n == 1:
+        return [what]
+    return [f"{what}[{i}]" for i in range(n)] if names is None else [f"{what}[{name!r}]" for name in names]
+
+
+def _certificates_only(certificates, why):
+    if not isinstance(certificates, Certificates):
+        raise TypeError(
+            f"certificates must be a smoothcert.Certificates (from SmoothedClassifier.certify; {why}), "
+            f"got {type(certificates).__name__}."
+        )
+
+
+def _check_curves(radii, accuracies):
+    """The curves of a display: lists of 1-D float arrays of equal lengths, radii ascending."""
+    for name, value in (("radii", radii), ("accuracies", accuracies)):
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(
+                f"{name} must be a list of 1-D arrays, one per curve (wrap a single curve in a list: {name}=[...]), "
+                f"got {type(value).__name__}."
+            )
+    if not radii:
+        raise ValueError("radii is empty: a CertifiedAccuracyDisplay needs at least one curve.")
+    if len(radii) != len(accuracies):
+        raise ValueError(f"radii has {len(radii)} curves but accuracies has {len(accuracies)}; give one of each per curve.")
+    checked = []
+    for i, (r, a) in enumerate(zip(radii, accuracies)):
+        pair = []
+        for name, value in ((f"radii[{i}]", r), (f"accuracies[{i}]", a)):
+            try:
+                array = np.asarray(value)
+            except ValueError:  # ragged nested sequences
+                array = np.asarray(None)
+            if array.dtype.kind not in "iuf":
+                raise TypeError(f"{name} must be a 1-D array of floats, got {type(value).__name__} {value!r}.")
+            if array.ndim != 1 or not array.size:
+                raise ValueError(f"{name} must be a non-empty 1-D array, got shape {array.shape}.")
+            pair.append(array.astype(np.float64))
+        r, a = pair
+        if r.shape != a.shape:
+            raise ValueError(f"radii[{i}] has {len(r)} points but accuracies[{i}] has {len(a)}; give one accuracy per radius.")
+        if not (np.isfinite(r) & (r >= 0)).all() or np.any(np.diff(r) < 0):
+            raise ValueError(f"radii[{i}] must be finite, >= 0 and ascending, got {r.tolist()[:10]}.")
+        # nan: no inputs (certified accuracy of empty certificates); below 0: a lower bound.
+        if np.any(a > 1) or np.any(np.isinf(a)):
+            raise ValueError(f"accuracies[{i}] must be at most 1 (nan where there are no inputs), got {a.tolist()[:10]}.")
+        checked.append((r, a))
+    return checked
 
 
 def _step_values(radii, accuracy, grid):
@@ -129,6 +203,15 @@ class CertifiedAccuracyDisplay:
         display : CertifiedAccuracyDisplay
             ``self``, with ``lines_``, ``envelope_line_``, ``ax_`` and ``figure_`` set.
 
+        Raises
+        ------
+        TypeError
+            If ``radii`` or ``accuracies`` is not a list of 1-D arrays of numbers, ``names`` not a
+            list, ``proxy`` or ``envelope`` not a bool, or ``ax`` not a matplotlib Axes.
+        ValueError
+            If there are no curves, the lists or a curve's arrays differ in length, a grid is not
+            finite, non-negative and ascending, or an accuracy exceeds 1.
+
         Examples
         --------
         >>> import matplotlib
@@ -140,30 +223,37 @@ class CertifiedAccuracyDisplay:
         >>> display.plot(color="black").lines_[0].get_color()
         'black'
         """
+        curves = _check_curves(self.radii, self.accuracies)
+        names = _check_names(self.names, len(curves))
+        proxy = _check_flag(self.proxy, "proxy")
+        envelope = _check_flag(envelope, "envelope")
         ax = _axes(ax)
-        names = self.names if self.names is not None else [None] * len(self.radii)
+        names = names if names is not None else [None] * len(curves)
         self.lines_ = [
             ax.plot(radii, accuracy, **{"drawstyle": "steps-pre", "label": name, **kwargs})[0]
-            for radii, accuracy, name in zip(self.radii, self.accuracies, names)
+            for (radii, accuracy), name in zip(curves, names)
         ]
         self.envelope_line_ = None
         if envelope:
-            grid = np.unique(np.concatenate(self.radii))
-            best = np.max([_step_values(r, a, grid) for r, a in zip(self.radii, self.accuracies)], axis=0)
+            grid = np.unique(np.concatenate([r for r, _ in curves]))
+            best = np.max([_step_values(r, a, grid) for r, a in curves], axis=0)
             (self.envelope_line_,) = ax.plot(
                 grid, best, drawstyle="steps-pre", color="black", linestyle="--", linewidth=1.0, label="envelope"
             )
-        ax.set_xlabel("proxy radius" if self.proxy else "radius")
+        ax.set_xlabel("proxy radius" if proxy else "radius")
         ax.set_ylabel("certified accuracy")
         ax.set_ylim(0.0, 1.02)
         ax.set_xlim(left=0.0)
-        if self.names is not None or envelope:
+        if any(name is not None for name in names) or envelope:
             ax.legend()
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
     @classmethod
     def _from_pairs(cls, names, pairs, *, radii, proxy, envelope, ax, kwargs):
+        _check_flag(envelope, "envelope")  # before the curves are computed (certification may be long)
+        if ax is not None:
+            _axes(ax)
         curves = [certified_accuracy_curve(y, certificates, radii, proxy=proxy) for y, certificates in pairs]
         display = cls(radii=[c[0] for c in curves], accuracies=[c[1] for c in curves], names=names, proxy=proxy)
         return display.plot(ax=ax, envelope=envelope, **kwargs)
@@ -212,7 +302,9 @@ class CertifiedAccuracyDisplay:
         >>> display.lines_[0].get_ydata().tolist()
         [1.0, 1.0, 0.5, 0.0]
         """
-        names, items = _named(certificates, names)
+        names, items = _named(certificates, names, "certificates")
+        for item, what in zip(items, _item_names("certificates", names, len(items))):
+            _check_certificates(item, what)
         return cls._from_pairs(
             names, [(y_true, c) for c in items], radii=radii, proxy=proxy, envelope=envelope, ax=ax, kwargs=kwargs
         )
@@ -226,7 +318,9 @@ class CertifiedAccuracyDisplay:
         Parameters
         ----------
         estimator : SmoothedClassifier, or a list or dict of them
-            Fitted estimators (anything with ``certify(X)``); a dict's keys are the legend names.
+            Fitted estimators (anything with ``certify(X)``, or a :class:`~sklearn.pipeline.Pipeline`
+            ending in one, certified through :func:`~smoothcert.certify_pipeline`); a dict's keys
+            are the legend names.
         X : array-like of shape (n_inputs, *input_shape)
             Inputs to certify.
         y : array-like of shape (n_inputs,)
@@ -251,8 +345,11 @@ class CertifiedAccuracyDisplay:
         >>> len(display.lines_)
         1
         """
-        names, estimators = _named(estimator, names)
-        pairs = [(y, est.certify(X)) for est in estimators]
+        names, estimators = _named(estimator, names, "estimator")
+        _check_flag(proxy, "proxy")
+        for est, what in zip(estimators, _item_names("estimator", names, len(estimators))):
+            _check_certifier(est, what)
+        pairs = [(y, certify_pipeline(est, X)) for est in estimators]
         return cls._from_pairs(names, pairs, radii=radii, proxy=proxy, envelope=envelope, ax=ax, kwargs=kwargs)
 
     @classmethod
@@ -284,8 +381,13 @@ class CertifiedAccuracyDisplay:
         """
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
-        defaults = None if isinstance(paths, dict) else [os.path.basename(os.fspath(p)) for p in paths]
-        names, items = _named(paths, names, default_names=defaults)
+        if not isinstance(paths, (list, tuple, dict)):
+            raise TypeError(f"paths must be a path (str or os.PathLike), or a list or dict of them, got {type(paths).__name__}.")
+        for key, p in paths.items() if isinstance(paths, dict) else enumerate(paths):
+            if not isinstance(p, (str, os.PathLike)):
+                raise TypeError(f"paths[{key!r}] must be a path (str or os.PathLike), got {type(p).__name__} {p!r}.")
+        defaults = None if isinstance(paths, dict) or names is not None else [os.path.basename(os.fspath(p)) for p in paths]
+        names, items = _named(paths, names, "paths", default_names=defaults)
         pairs = [_as_pair(read_results(p)) for p in items]
         return cls._from_pairs(names, pairs, radii=radii, proxy=proxy, envelope=envelope, ax=ax, kwargs=kwargs)
 
@@ -332,20 +434,39 @@ def plot_sigma_map(certificates, index=0, *, image_shape=None, channel=None, ax=
     >>> plot_sigma_map(cert, 0, image_shape=(8, 8)).get_array().shape
     (8, 8)
     """
+    _certificates_only(certificates, "results files hold no sigma maps")
     if not certificates.anisotropic:
         raise ValueError(
             "plot_sigma_map needs per-dimension sigma (anisotropic certificates, e.g. from AncerSigma); "
             "these certificates have one sigma per input."
         )
+    n = len(certificates)
+    if isinstance(index, bool) or not isinstance(index, Integral):
+        raise TypeError(f"index must be an int (the row to show), got {type(index).__name__} {index!r}.")
+    if not -n <= index < n:
+        raise ValueError(f"index must be a row of the certificates, in [-{n}, {n}), got {index}.")
     scales = np.asarray(certificates.sigma[index], dtype=np.float64)
     if image_shape is not None:
-        scales = scales.reshape(image_shape)
+        try:
+            scales = scales.reshape(image_shape)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"image_shape must be a tuple of ints with {scales.size} elements in all (one input's scales, of shape "
+                f"{scales.shape}), got {image_shape!r}."
+            ) from None
     if scales.ndim == 3:
+        if channel is not None and (isinstance(channel, bool) or not isinstance(channel, Integral)):
+            raise TypeError(f"channel must be None or an int, got {type(channel).__name__} {channel!r}.")
+        if channel is not None and not -len(scales) <= channel < len(scales):
+            raise ValueError(f"channel must be None or in [0, {len(scales)}) (the inputs have {len(scales)} channels), got {channel}.")
         scales = scales.mean(axis=0) if channel is None else scales[channel]
+    elif channel is not None:
+        raise ValueError(f"channel={channel!r} needs (C, H, W) scales; one input's scales have shape {scales.shape}.")
     if scales.ndim != 2:
         raise ValueError(
             f"one input's sigma has shape {scales.shape}; pass image_shape=(H, W) or (C, H, W) to draw it as an image."
         )
+    colorbar = _check_flag(colorbar, "colorbar")
     ax = _axes(ax)
     image = ax.imshow(scales, cmap=cmap)
     ax.set_xticks([])
@@ -404,21 +525,35 @@ def plot_regions_2d(certificates, X=None, y=None, *, ax=None, cmap="tab10", alph
     from matplotlib.lines import Line2D
     from matplotlib.patches import Circle, Ellipse, Patch, Polygon
 
+    _certificates_only(certificates, "results files hold no regions")
     centers = np.asarray(certificates.center, dtype=np.float64)
     if centers.ndim != 2 or centers.shape[1] != 2:
         raise ValueError(f"plot_regions_2d needs inputs with 2 features, got inputs of shape {centers.shape[1:]}.")
+    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be a float in [0, 1] (the opacity of the regions' fill), got {alpha!r}.")
+    if X is not None:
+        try:
+            X = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"X must be None or an array of numbers of shape (n_samples, 2), got {type(X).__name__}.") from None
+        if X.ndim != 2 or X.shape[1] != 2:
+            raise ValueError(f"X must be None or of shape (n_samples, 2), got shape {X.shape}.")
+    if y is not None:
+        if np.ndim(y) != 1 or (X is not None and np.shape(y) != (len(X),)):
+            rows = "n_samples" if X is None else len(X)
+            raise ValueError(f"y must be None or of shape ({rows},) (one label per row of X), got shape {np.shape(y)}.")
     ax = _axes(ax)
     certified = ~np.asarray(certificates.abstained, dtype=bool)
     known = [np.asarray(certificates.label)[certified]] + ([] if y is None else [np.asarray(y)])
     classes = np.unique(np.concatenate(known))
     color = {c: colormap(i % colormap.N) for i, c in enumerate(classes.tolist())}
     if X is not None:
-        X = np.asarray(X, dtype=np.float64)
         colors = "0.6" if y is None else [color[c] for c in np.asarray(y).tolist()]
         ax.scatter(X[:, 0], X[:, 1], c=colors, s=8, linewidths=0)
     # Semi-axes (half-diagonals for l1) along each input dimension: gap * sigma_i.
     semi = np.asarray(certificates.gap, dtype=np.float64)[:, None] * np.broadcast_to(
-        np.asarray(certificates.sigma, dtype=np.float64).reshape(len(certificates), -1), (len(certificates), 2)
+        np.asarray(certificates.sigma, dtype=np.float64).reshape(len(certificates), -1 if len(certificates) else 1),
+        (len(certificates), 2),
     )
     patches = []
     for row in np.flatnonzero(certified):

@@ -150,6 +150,10 @@ class NoiseAugmentation(TrainingRecipe):
     2
     """
 
+    def __init__(self):
+        # Explicit, so that NoiseAugmentation(sigma=...) names the argument it does not take.
+        pass
+
     def loss(self, net, X, y, scales, **fit_params):
         noisy = X + _noise(net, X, scales, 1)
         out = net.infer(noisy, **fit_params)
@@ -355,6 +359,13 @@ def make_recipe(recipe, name="recipe", **params):
     -------
     recipe : TrainingRecipe
 
+    Raises
+    ------
+    ValueError
+        For a string that names no recipe.
+    TypeError
+        For anything else that is not a :class:`TrainingRecipe` instance (a recipe class included).
+
     Examples
     --------
     >>> from smoothcert.recipes import make_recipe
@@ -363,11 +374,20 @@ def make_recipe(recipe, name="recipe", **params):
     """
     if isinstance(recipe, TrainingRecipe):
         return clone(recipe).set_params(**params)
-    if isinstance(recipe, str) and recipe in _RECIPES:
-        return _RECIPES[recipe](**params)
+    if isinstance(recipe, str):
+        if recipe in _RECIPES:
+            # set_params, not the constructor: an unknown recipe__* name is then reported by name.
+            return _RECIPES[recipe]().set_params(**params)
+        # A right type with a wrong value: ValueError, as scikit-learn does for unknown option names.
+        raise ValueError(
+            f"{name} must be one of {sorted(_RECIPES)} or a TrainingRecipe instance such as "
+            f"MACER(gamma=8.0), got {recipe!r}."
+        )
+    if isinstance(recipe, type) and issubclass(recipe, TrainingRecipe):
+        raise TypeError(f"{name} must be a TrainingRecipe instance, not the class: use {recipe.__name__}().")
     raise TypeError(
         f"{name} must be one of {sorted(_RECIPES)} or a TrainingRecipe instance such as "
-        f"MACER(gamma=8.0), got {recipe!r}."
+        f"MACER(gamma=8.0), got {type(recipe).__name__} {recipe!r}."
     )
 
 

@@ -7,7 +7,10 @@ re-chosen every ``update_sigma_every`` epochs by a data-dependent
 :class:`~smoothcert.SigmaOptimizer` (Alfarra et al., 2022, "DS training").
 """
 
+import math
+import warnings
 from collections.abc import Mapping
+from numbers import Real
 
 import numpy as np
 import torch
@@ -17,7 +20,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch.utils.data import Subset
 
-from ._validation import as_numpy, check_int
+from ._validation import as_numpy, check_int, check_noise_scales
 from .noise import get_noise
 from .recipes import make_recipe
 from .sampling import input_keys
@@ -31,6 +34,31 @@ def _make_sigma(sigma, params):
     if isinstance(sigma, SigmaOptimizer):
         return clone(sigma).set_params(**params)
     return FixedSigma(check_scale(sigma, "sigma")).set_params(**params)
+
+
+# Row sums of probabilities in float32 are within ~1e-6 of 1; logits or log-probabilities are far off.
+_PROBABILITY_TOLERANCE = 1e-3
+
+
+def _are_probabilities(scores):
+    """Whether every row of ``scores`` is non-negative and sums to 1 (one host sync)."""
+    scores = scores.detach()
+    return bool(((scores >= 0).all() & ((scores.sum(dim=1) - 1).abs() <= _PROBABILITY_TOLERANCE).all()))
+
+
+def _describe_rows(scores):
+    """``"smallest value ..., row sums from ... to ..."`` of a batch of scores, for error messages."""
+    scores = scores.detach().float()
+    sums = scores.sum(dim=1)
+    return f"smallest value {scores.min().item():.3g}, row sums from {sums.min().item():.3g} to {sums.max().item():.3g}"
+
+
+def _no_update_within(start, epochs, every):
+    """Whether epochs ``start + 1 .. start + epochs`` include none at which the scales are re-chosen
+    (epochs ``e > 1`` with ``(e - 1) % every == 0``, i.e. ``e - 1`` a multiple of ``every`` in
+    ``[max(start, 1), start + epochs - 1]``)."""
+    low, high = max(start, 1), start + epochs - 1
+    return high < low or (high // every) * every < low
 
 
 def _training_rows(dataset):
@@ -62,6 +90,17 @@ class NoiseAugmentedNet(NeuralNetClassifier):
     ``update_sigma_every`` and the strategy's ``n_iter`` accordingly). Each ``fit`` (and
     ``partial_fit``) call starts the scales again from the initial ones.
 
+    With ``max_epochs <= update_sigma_every`` the scales are never re-chosen (every sample trains
+    at the strategy's initial scale): ``fit`` warns, since data-dependent training then silently
+    equals training at a fixed scale.
+
+    Training stops with a ``ValueError`` as soon as a training loss is not finite (NaN or inf),
+    and when it leaves non-finite weights: the model has diverged (too large a learning rate
+    ``lr``, usually) and would certify nothing meaningful. With ``criterion=torch.nn.NLLLoss``
+    (skorch's default), the module must output probabilities (skorch takes their logarithm): the
+    first training batch is checked, and a module that outputs logits is refused with a pointer
+    to ``criterion=torch.nn.CrossEntropyLoss``.
+
     Noise comes from torch's global generator (seed it with ``torch.manual_seed``); the
     strategy's noise streams are keyed by a seed drawn from it at each update.
 
@@ -80,10 +119,26 @@ class NoiseAugmentedNet(NeuralNetClassifier):
     recipe : {"gaussian", "macer", "smoothadv"} or TrainingRecipe, default="gaussian"
         The training loss (``recipe__*`` parameters are set on a clone of it).
     update_sigma_every : int, default=5
-        Epochs between two updates of the per-sample scales by a data-dependent strategy.
+        Epochs between two updates of the per-sample scales by a data-dependent strategy; the
+        first update is at the start of epoch ``update_sigma_every + 1``, so ``max_epochs`` must
+        exceed it for the scales ever to be re-chosen (``fit`` warns otherwise).
     update_batch_size : int or None, default=None
         Noisy copies per forward pass when the strategy updates the scales; ``None`` means
-        ``batch_size``.
+        ``batch_size`` (the whole training set for skorch's ``batch_size=-1``).
+
+    Raises
+    ------
+    ValueError
+        At ``fit``, for a non-finite training loss or non-finite weights after training (naming
+        ``lr``), for a module whose outputs do not match ``criterion=NLLLoss``, and for invalid
+        parameters or inputs.
+    TypeError
+        At ``fit``, for parameters or inputs of the wrong type.
+
+    Warns
+    -----
+    UserWarning
+        At ``fit``, when a data-dependent ``sigma`` would never be updated within ``max_epochs``.
 
     Attributes
     ----------
@@ -130,6 +185,8 @@ class NoiseAugmentedNet(NeuralNetClassifier):
         self.update_batch_size = update_batch_size
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        if not isinstance(self.norm, str):  # get_noise would fail on an unhashable value
+            raise ValueError(f"norm must be 'l2' (Gaussian noise) or 'l1' (uniform noise), got {self.norm!r}.")
         self.noise_ = get_noise(self.norm)
         self.sigma_ = _make_sigma(self.sigma, self.get_params_for("sigma"))
         self.recipe_ = make_recipe(self.recipe, **self.get_params_for("recipe"))
@@ -137,21 +194,120 @@ class NoiseAugmentedNet(NeuralNetClassifier):
         check_int(self.update_sigma_every, "update_sigma_every", 1)
         if self.update_batch_size is not None:
             check_int(self.update_batch_size, "update_batch_size", 1)
+        epochs = check_int(self.max_epochs if epochs is None else epochs, "max_epochs", 0)
+        self._check_lr()  # again: a callback or set_params may have changed it since initialize
         inputs, self.train_sigma_ = self._sigma_table(X)
-        # The dataset indexes this dict lazily, so updates of the table reach later batches.
-        return super().fit_loop({"X": inputs, "sigma": self.train_sigma_}, y, epochs, **fit_params)
+        if self.sigma_.data_dependent and epochs > 0 and _no_update_within(len(self.history), epochs, self.update_sigma_every):
+            k = self.update_sigma_every
+            fix = f"use max_epochs >= {k + 1}" + (f" or update_sigma_every <= {epochs - 1}" if epochs > 1 else "")
+            warnings.warn(
+                f"sigma={type(self.sigma_).__name__}(...) is data-dependent, but with max_epochs={epochs} and "
+                f"update_sigma_every={k} training never re-chooses the per-sample scales (the first update is at "
+                f"the start of epoch {k + 1}): every sample trains at the initial scale {self.sigma_.base_scale()}. "
+                f"To train with data-dependent noise, {fix}.",
+                UserWarning,
+                stacklevel=3,
+            )
+        # The first training forward pass is checked once (output type and shape, NLLLoss needing probabilities).
+        self._outputs_checked = epochs == 0
+        try:
+            # The dataset indexes this dict lazily, so updates of the table reach later batches.
+            super().fit_loop({"X": inputs, "sigma": self.train_sigma_}, y, epochs, **fit_params)
+        finally:
+            self._outputs_checked = True  # predict and validation are never checked
+        if epochs > 0:
+            self._check_finite_weights()
+        return self
+
+    def _current_lr(self):
+        """The learning rate the optimizer uses (``optimizer__lr`` or a scheduler may override ``lr``)."""
+        groups = getattr(getattr(self, "optimizer_", None), "param_groups", None)
+        return groups[0].get("lr", self.lr) if groups else self.lr
+
+    def _check_lr(self, lr=None):
+        # torch refuses lr < 0 without naming the parameter, and lets an infinite or NaN one turn
+        # every weight into NaN.
+        lr = self._current_lr() if lr is None else lr
+        if isinstance(lr, Real) and not isinstance(lr, bool) and not (math.isfinite(lr) and lr >= 0):
+            raise ValueError(f"lr must be a finite float >= 0 (the learning rate of training), got {lr}.")
+
+    def initialize_optimizer(self, *args, **kwargs):
+        """Build the optimizer, after checking the learning rate (``optimizer__lr``, else ``lr``)."""
+        self._check_lr(self.get_params_for("optimizer").get("lr", self.lr))
+        return super().initialize_optimizer(*args, **kwargs)
+
+    def _divergence_hint(self):
+        hint = (
+            f"the learning rate lr={self._current_lr()} is probably too large: use a smaller lr (e.g. lr / 10), "
+            f"or check that the module's weights and the inputs are finite"
+        )
+        if isinstance(self.criterion_, torch.nn.NLLLoss):
+            hint += (
+                "; criterion=NLLLoss (skorch's default) needs a module that outputs probabilities: for logits use "
+                "criterion=torch.nn.CrossEntropyLoss"
+            )
+        return hint
+
+    def _check_finite_weights(self):
+        """Refuse a module whose weights or floating buffers became non-finite (one host sync)."""
+        tensors = [t for t in (*self.module_.parameters(), *self.module_.buffers()) if t.is_floating_point()]
+        if not tensors:
+            return
+        flags = [torch.isfinite(t.detach()).all().to(tensors[0].device) for t in tensors]
+        if not bool(torch.stack(flags).all()):
+            raise ValueError(
+                f"training left non-finite weights (NaN or inf) in the module, so it has diverged and cannot "
+                f"certify anything; {self._divergence_hint()}."
+            )
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        """Stop training with a ``ValueError`` as soon as a training loss is not finite."""
+        super().on_batch_end(net, batch=batch, training=training, **kwargs)
+        if not training:
+            return
+        # skorch has already moved the loss to the host for its history: checking it costs no sync.
+        batches = self.history[-1]["batches"]
+        loss = batches[-1]["train_loss"]
+        if not math.isfinite(loss):
+            epoch, step = len(self.history), len(batches)
+            if epoch == 1 and step == 1:  # no optimizer step yet: the learning rate is not the cause
+                raise ValueError(
+                    f"the training loss is non-finite ({loss}) on the first training batch, before any optimizer "
+                    f"step: check that the module's weights and the inputs are finite and that the criterion "
+                    f"matches the module's outputs (criterion=torch.nn.CrossEntropyLoss for logits)."
+                )
+            raise ValueError(
+                f"the training loss became non-finite ({loss}) at epoch {epoch}, batch {step}, so training has "
+                f"diverged; {self._divergence_hint()}."
+            )
 
     def _sigma_table(self, X):
         if isinstance(X, Mapping) and set(X) != {"X", "sigma"}:
             raise ValueError(f"X as a dict must have exactly the keys 'X' and 'sigma', got {sorted(X)}.")
-        inputs, given = (X["X"], X["sigma"]) if isinstance(X, Mapping) else (X, self.sigma_.base_scale())
+        if isinstance(X, Mapping):
+            inputs, given = X["X"], X["sigma"]
+        else:  # a user's strategy may return anything from base_scale
+            inputs, given = X, check_scale(self.sigma_.base_scale(), f"{type(self.sigma_).__name__}.base_scale()")
         if not hasattr(inputs, "shape"):
             raise TypeError(
                 f"{type(self).__name__} needs X as a numpy array or torch tensor, or a dict "
                 f"{{'X': array, 'sigma': per-sample scales}}, got {type(inputs).__name__}."
             )
         n, input_shape = len(inputs), tuple(inputs.shape[1:])
-        given = np.asarray(as_numpy(given), dtype=np.float32)
+        if n == 0:
+            raise ValueError(f"X must hold at least one training sample, got X of shape {tuple(inputs.shape)}.")
+        # Non-finite inputs would make every loss NaN and be blamed on the learning rate.
+        if isinstance(inputs, torch.Tensor):  # checked where it lives, without a copy to the host
+            finite = not inputs.is_floating_point() or bool(torch.isfinite(inputs).all())
+        else:
+            values = np.asarray(inputs)
+            finite = not np.issubdtype(values.dtype, np.floating) or bool(np.isfinite(values).all())
+        if not finite:
+            raise ValueError("X must be finite: it contains NaN or infinity.")
+        try:
+            given = np.asarray(as_numpy(given), dtype=np.float32)
+        except (TypeError, ValueError):
+            raise TypeError(f"X['sigma'] must be an array of positive noise scales, got {type(given).__name__}.") from None
         table = np.full(n, given, dtype=np.float32) if given.ndim == 0 else given.copy()
         if table.shape not in ((n,), (n, *input_shape)):
             raise ValueError(
@@ -179,9 +335,10 @@ class NoiseAugmentedNet(NeuralNetClassifier):
             torch.as_tensor(X, device=self.device),
             noise=self.noise_,
             keys=input_keys(X, seed),
-            batch_size=self.batch_size if self.update_batch_size is None else self.update_batch_size,
+            batch_size=self._update_batch(len(X)),
         )
-        scales = scales.detach().cpu().numpy().astype(np.float32)
+        # A strategy's wrong shape or non-positive scales are named here, not as a broadcasting error.
+        scales = check_noise_scales(scales, self.sigma_, len(X), X.shape[1:]).detach().cpu().numpy()
         table = dataset.X["sigma"]
         if table.shape[1:] != scales.shape[1:]:  # a per-dimension strategy after isotropic initial scales
             isotropic = table.reshape(len(table), *[1] * (scales.ndim - 1))
@@ -189,6 +346,12 @@ class NoiseAugmentedNet(NeuralNetClassifier):
             dataset.X["sigma"] = table
         table[rows] = scales
         self.train_sigma_ = table
+
+    def _update_batch(self, n):
+        """Noisy copies per forward pass of a scale update (skorch's ``batch_size=-1``: all ``n`` rows)."""
+        if self.update_batch_size is not None:
+            return self.update_batch_size
+        return max(1, n) if self.batch_size == -1 else self.batch_size
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
@@ -203,4 +366,34 @@ class NoiseAugmentedNet(NeuralNetClassifier):
         # The per-sample scales travel with the inputs; the module only sees the inputs.
         if isinstance(x, Mapping) and "sigma" in x:
             x = x["X"]
-        return super().infer(x, **fit_params)
+        out = super().infer(x, **fit_params)
+        if not getattr(self, "_outputs_checked", True):  # the first forward pass of a fit only
+            self._outputs_checked = True
+            self._check_outputs(out, x.shape[0] if hasattr(x, "shape") else None)
+        return out
+
+    def _check_outputs(self, out, n_rows):
+        """The module's outputs on the first training batch: a ``(batch, n_classes)`` tensor, and
+        probabilities when the criterion is ``NLLLoss`` (skorch then takes their logarithm)."""
+        if not isinstance(out, torch.Tensor):
+            raise ValueError(
+                f"module must return a torch.Tensor of scores of shape (batch, n_classes), got {type(out).__name__}."
+            )
+        if out.dim() != 2 or (n_rows is not None and out.shape[0] != n_rows):
+            raise ValueError(
+                f"module must return scores of shape (batch, n_classes), got {tuple(out.shape)} for a batch of "
+                f"{n_rows} inputs."
+            )
+        if not bool(torch.isfinite(out.detach()).all()):
+            raise ValueError(
+                "module produced non-finite scores (NaN or inf) on the first training batch; check its weights "
+                "and the inputs."
+            )
+        if isinstance(self.criterion_, torch.nn.NLLLoss) and not _are_probabilities(out):
+            raise ValueError(
+                f"criterion=NLLLoss (skorch's default) needs a module that outputs probabilities (rows non-negative "
+                f"summing to 1, whose logarithm skorch takes), but the module's outputs on the first training batch "
+                f"are not ({_describe_rows(out)}). For a module that outputs logits use "
+                f"criterion=torch.nn.CrossEntropyLoss (on a skorch net: NeuralNetClassifier(..., "
+                f"criterion=torch.nn.CrossEntropyLoss)); otherwise end the module in a softmax (not a log-softmax)."
+            )

@@ -100,15 +100,50 @@ def optimisation_noise(noise, keys, stream, step, n_samples, like):
     return eps
 
 
-def soft_votes(model, x, theta, eps, outputs):
+# float32 probabilities sum to 1 within ~1e-6; logits essentially never do on a whole batch.
+_PROBABILITY_TOLERANCE = 1e-3
+
+
+def check_scores(scores, n_rows, outputs, owner):
+    """The model's scores on the first batch a strategy sees: a finite ``(batch, n_classes)`` tensor,
+    probabilities exactly when ``outputs="probabilities"`` (one host sync).
+
+    Softmax applied to outputs that already are probabilities flattens the soft votes and the
+    optimised scales collapse; raw scores taken as probabilities make the surrogate meaningless.
+    """
+    if not isinstance(scores, torch.Tensor) or scores.dim() != 2 or scores.shape[0] != n_rows:
+        got = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
+        raise ValueError(f"{owner}: model must return a torch.Tensor of shape (batch, n_classes) = ({n_rows}, n_classes), got {got}.")
+    scores = scores.detach()
+    finite = torch.isfinite(scores).all()
+    probabilities = (scores >= 0).all() & ((scores.sum(dim=1) - 1).abs() <= _PROBABILITY_TOLERANCE).all()
+    finite, probabilities = torch.stack([finite, probabilities]).tolist()
+    if not finite:
+        raise ValueError(f"{owner}: the model produced non-finite scores (NaN or inf); check its weights and inputs.")
+    if outputs == "logits" and probabilities:
+        raise ValueError(
+            f"{owner}(outputs='logits') applies a softmax, but the model's outputs are already probabilities (rows "
+            f"non-negative summing to 1), so softmax would be applied twice: use {owner}(outputs='probabilities')."
+        )
+    if outputs == "probabilities" and not probabilities:
+        raise ValueError(
+            f"{owner}(outputs='probabilities') takes the model's outputs as probabilities, but they are not (rows must "
+            f"be non-negative and sum to 1): use {owner}(outputs='logits') for a model that outputs logits."
+        )
+
+
+def soft_votes(model, x, theta, eps, outputs, check=None):
     """``psi = mean_j p(x + theta * eps_j)`` per input, differentiable in ``theta``.
 
     ``x`` is ``(b, *input_shape)``, ``theta`` ``(b,)`` or ``(b, *input_shape)``, ``eps``
-    ``(b, m, *input_shape)``; returns ``(b, n_classes)``.
+    ``(b, m, *input_shape)``; returns ``(b, n_classes)``. ``check``, the strategy's name, checks the
+    model's scores with :func:`check_scores`.
     """
     b, m = eps.shape[:2]
     scale = theta.reshape(b, *([1] * (eps.dim() - 1))) if theta.dim() == 1 else theta.unsqueeze(1)
     scores = model(torch.addcmul(x.unsqueeze(1), scale, eps).flatten(0, 1))
+    if check is not None:
+        check_scores(scores, b * m, outputs, check)
     probs = scores.softmax(dim=1) if outputs == "logits" else scores
     return probs.reshape(b, m, -1).mean(dim=1)
 
@@ -177,7 +212,9 @@ def ascend(model, X, theta0, keys, *, est, noise, stream, batch_size, objective,
             for step in range(n_iter + 1):
                 eps = optimisation_noise(noise, keys[lo:hi], stream, step, n_samples, x)
                 with torch.set_grad_enabled(step < n_iter):
-                    psi = soft_votes(model, x, theta, eps, est.outputs)
+                    # The first forward pass of the call checks the model's outputs against est.outputs.
+                    check = getattr(est, "_owner", type(est).__name__) if lo == 0 and step == 0 else None
+                    psi = soft_votes(model, x, theta, eps, est.outputs, check)
                     if anchor is None:
                         anchor = psi.detach().argmax(dim=1)
                     value = objective(anchored_gap(noise, psi, anchor, est.clamp, est.surrogate), theta)

@@ -6,7 +6,7 @@ import torch
 
 from .._validation import check_float
 from ._ascent import ANCER_STREAM, ascend, check_ascent_params
-from .base import SigmaOptimizer, check_scale
+from .base import SigmaOptimizer, check_scale, check_scales_args
 from .isotropic import IsotropicSigma
 
 __all__ = ["AncerSigma"]
@@ -66,12 +66,23 @@ class AncerSigma(SigmaOptimizer):
     surrogate : {"binary", "top2"}, default="binary"
         Runner-up soft vote of the surrogate, as in :class:`IsotropicSigma`.
     outputs : {"logits", "probabilities"}, default="logits"
-        What the model returns; softmax is applied to logits.
+        What the model returns; softmax is applied to logits. Checked on the first batch of every
+        :meth:`scales` call, as for :class:`IsotropicSigma` (probabilities given as ``"logits"``
+        would get a second softmax): a mismatch raises a ``ValueError``. An explicit ``init``
+        strategy must have the same ``outputs`` (a ``ValueError`` naming both otherwise).
 
     Attributes
     ----------
     data_dependent : bool
         ``True``.
+
+    Raises
+    ------
+    ValueError
+        From :meth:`base_scale` and :meth:`scales`, for parameters out of range or an ``init`` whose
+        ``outputs`` differ; from :meth:`scales`, as for :class:`IsotropicSigma`.
+    TypeError
+        For parameters or arguments of the wrong type.
 
     See Also
     --------
@@ -114,8 +125,19 @@ class AncerSigma(SigmaOptimizer):
     def _init_strategy(self):
         """The starting strategy, or the starting scale as a float."""
         if self.init is None:
-            return IsotropicSigma(clamp=self.clamp, surrogate=self.surrogate, outputs=self.outputs)
+            default = IsotropicSigma(clamp=self.clamp, surrogate=self.surrogate, outputs=self.outputs)
+            default._owner = "AncerSigma"  # its errors about outputs name the strategy the user set
+            return default
         if isinstance(self.init, SigmaOptimizer):
+            inner = getattr(self.init, "outputs", self.outputs)
+            if inner != self.outputs:
+                # The two would read the same model's outputs differently: one of them is wrong.
+                name = type(self.init).__name__
+                raise ValueError(
+                    f"AncerSigma(outputs={self.outputs!r}) and its init {name}(outputs={inner!r}) disagree on what "
+                    f"the model returns; set the same outputs on both, e.g. AncerSigma(init={name}(..., "
+                    f"outputs={self.outputs!r}), outputs={self.outputs!r})."
+                )
             return self.init
         if isinstance(self.init, Real) and not isinstance(self.init, bool):
             return check_scale(self.init, "init")
@@ -135,6 +157,7 @@ class AncerSigma(SigmaOptimizer):
 
     def scales(self, model, X, *, noise, keys, batch_size):
         init, scale, kappa = self._checked()
+        check_scales_args(self, model, X, noise, keys, batch_size)
         n, input_shape = X.shape[0], tuple(X.shape[1:])
         if isinstance(init, float):
             theta0 = torch.full((n, *input_shape), scale, dtype=torch.float32, device=X.device)

@@ -1,11 +1,12 @@
 """The interface every noise-scale strategy implements."""
 
 from abc import ABC, abstractmethod
-from numbers import Real
+from numbers import Integral, Real
 
+import torch
 from sklearn.base import BaseEstimator
 
-__all__ = ["SigmaOptimizer", "check_scale"]
+__all__ = ["SigmaOptimizer", "check_scale", "check_inputs", "check_scales_args"]
 
 
 def check_scale(value, name):
@@ -16,6 +17,54 @@ def check_scale(value, name):
     if not (value > 0 and value < float("inf")):
         raise ValueError(f"{name} must be a positive finite float (the noise scale), got {value}.")
     return value
+
+
+def check_inputs(X, owner):
+    """``X`` must be a torch tensor of inputs ``(n_inputs, *input_shape)``."""
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(
+            f"{owner}.scales needs X as a torch.Tensor of shape (n_inputs, *input_shape), got {type(X).__name__}; "
+            f"use torch.as_tensor(X)."
+        )
+    if X.dim() < 2:
+        raise ValueError(
+            f"{owner}.scales needs X of shape (n_inputs, *input_shape) (at least 2-D), got shape {tuple(X.shape)}; "
+            f"add a batch dimension (X[None]) or a feature one (X[:, None])."
+        )
+
+
+def check_scales_args(strategy, model, X, noise, keys, batch_size):
+    """Validate the arguments of an optimised strategy's ``scales``, naming the argument and the fix.
+
+    A wrong ``keys`` length would leave rows of the optimisation noise uninitialised, and non-finite
+    inputs would make every objective NaN and silently return the starting scales.
+    """
+    owner = type(strategy).__name__
+    if not callable(model):
+        raise TypeError(f"{owner}.scales needs model as a torch.nn.Module (or a callable), got {type(model).__name__}.")
+    check_inputs(X, owner)
+    if not X.is_floating_point():
+        raise TypeError(f"{owner}.scales needs X of a floating dtype, got {X.dtype}; use X.float().")
+    if not bool(torch.isfinite(X).all()):
+        raise ValueError(f"{owner}.scales needs finite inputs X: it contains NaN or infinity.")
+    if not (hasattr(noise, "sample") and hasattr(noise, "surrogate_gap")):
+        raise TypeError(
+            f"{owner}.scales needs noise as smoothcert.noise.GaussianNoise() or UniformNoise() "
+            f"(see smoothcert.noise.get_noise), got {type(noise).__name__}."
+        )
+    try:
+        n_keys = len(keys)
+    except TypeError:
+        raise TypeError(f"{owner}.scales needs keys as a sequence of ints, one per row of X, got {type(keys).__name__}.") from None
+    if n_keys != X.shape[0]:
+        raise ValueError(
+            f"{owner}.scales needs one key per row of X: got {n_keys} keys for {X.shape[0]} inputs "
+            f"(see smoothcert.sampling.input_keys)."
+        )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, Integral):
+        raise TypeError(f"{owner}.scales needs batch_size as an int >= 1, got {type(batch_size).__name__} {batch_size!r}.")
+    if batch_size < 1:
+        raise ValueError(f"{owner}.scales needs batch_size as an int >= 1, got {batch_size}.")
 
 
 class SigmaOptimizer(BaseEstimator, ABC):

@@ -2,7 +2,7 @@
 
 import torch
 
-from .base import SigmaOptimizer, check_scale
+from .base import SigmaOptimizer, check_inputs, check_scale
 
 __all__ = ["FixedSigma"]
 
@@ -31,4 +31,5 @@ class FixedSigma(SigmaOptimizer):
         return check_scale(self.sigma, "sigma")
 
     def scales(self, model, X, *, noise, keys, batch_size):
+        check_inputs(X, type(self).__name__)
         return torch.full((X.shape[0],), self.base_scale(), dtype=torch.float32, device=X.device)

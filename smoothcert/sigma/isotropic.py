@@ -3,7 +3,7 @@
 import torch
 
 from ._ascent import ISOTROPIC_STREAM, ascend, check_ascent_params, check_bounds
-from .base import SigmaOptimizer, check_scale
+from .base import SigmaOptimizer, check_scale, check_scales_args
 
 __all__ = ["IsotropicSigma"]
 
@@ -77,12 +77,26 @@ class IsotropicSigma(SigmaOptimizer):
         Upper bound of the scale; ``None``: none.
     outputs : {"logits", "probabilities"}, default="logits"
         What the model returns: softmax is applied to logits; ``"probabilities"`` for a model that
-        ends in a softmax (the surrogate needs probabilities, never raw scores).
+        ends in a softmax (the surrogate needs probabilities, never raw scores). The model's
+        outputs on the first batch of every :meth:`scales` call are checked: outputs that already
+        are probabilities (rows non-negative summing to 1) with ``"logits"`` would get a second
+        softmax, which flattens the soft votes and collapses the scales, and outputs that are not
+        probabilities with ``"probabilities"`` make the surrogate meaningless; both raise a
+        ``ValueError``.
 
     Attributes
     ----------
     data_dependent : bool
         ``True``.
+
+    Raises
+    ------
+    ValueError
+        From :meth:`base_scale` and :meth:`scales`, for parameters out of range; from :meth:`scales`,
+        for outputs that contradict ``outputs``, non-finite scores or inputs, or one key per row
+        missing.
+    TypeError
+        For parameters or arguments of the wrong type.
 
     See Also
     --------
@@ -135,6 +149,7 @@ class IsotropicSigma(SigmaOptimizer):
 
     def scales(self, model, X, *, noise, keys, batch_size):
         init, low, high = self._checked()
+        check_scales_args(self, model, X, noise, keys, batch_size)
         return ascend(
             model,
             X,
