@@ -11,8 +11,9 @@ _DELAY_SECONDS = 1.0
 def progress_bar(verbose, total, desc):
     """Yield an ``update(k)`` callable advancing a tqdm bar of ``total`` noisy samples, or ``None``.
 
-    ``None`` when ``verbose <= 0``, or (with a warning) when tqdm is not installed. The bar is
-    closed when the block exits.
+    ``None`` when ``verbose <= 0``, or (with a warning) when tqdm is not installed. ``total`` may
+    be an upper bound (sequential sampling stops early): the bar is closed at 100% of what was
+    drawn when the block exits.
 
     Examples
     --------
@@ -35,5 +36,8 @@ def progress_bar(verbose, total, desc):
         )
         yield None
         return
-    with tqdm(total=total, desc=desc, unit="sample", unit_scale=True, delay=_DELAY_SECONDS) as bar:
-        yield bar.update
+    with tqdm(total=total, desc=desc, unit="sample", unit_scale=True, delay=_DELAY_SECONDS, mininterval=0.5) as bar:
+        try:
+            yield bar.update
+        finally:
+            bar.total = bar.n

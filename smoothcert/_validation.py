@@ -60,6 +60,7 @@ def check_params(est):
         raise ValueError(f"norm must be 'l2' (Gaussian noise) or 'l1' (uniform noise), got {est.norm!r}.")
     check_int(est.n0, "n0", 1)
     check_int(est.n, "n", 1)
+    check_int(est.n_predict, "n_predict", 1)
     if not (isinstance(est.batch_size, str) and est.batch_size == "auto"):
         message = f"batch_size must be an int >= 1 or 'auto', got {est.batch_size!r}."
         if isinstance(est.batch_size, bool) or not isinstance(est.batch_size, Integral):
@@ -85,6 +86,37 @@ def check_params(est):
         raise TypeError(f"abstain_label must be a scalar label (e.g. -1), got {type(est.abstain_label).__name__}.")
     check_normalize(est.normalize)
     check_sampling(est)
+
+
+def check_classes(classes):
+    """The ``classes`` parameter as a 1-D array of distinct labels, in the given (output) order."""
+    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+        raise TypeError(f"classes must be a sequence of labels (e.g. range(10)), got {type(classes).__name__} {classes!r}.")
+    try:
+        values = np.asarray(list(classes))
+    except ValueError:  # ragged nested sequences
+        raise ValueError("classes must be a 1-D sequence of labels, got ragged nested sequences.") from None
+    if values.ndim != 1:
+        raise ValueError(f"classes must be a 1-D sequence of labels, got shape {values.shape}.")
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise ValueError(f"classes must not contain nan or inf, got {values.tolist()}.")
+    labels = values.tolist()
+    if len(set(labels)) != len(labels):
+        repeated = sorted({str(c) for c in labels if labels.count(c) > 1})
+        raise ValueError(f"classes must be distinct (one label per module output), got {repeated} more than once.")
+    if len(labels) < 2:
+        raise ValueError(f"classes must hold at least two labels (one per module output), got {labels}.")
+    return values
+
+
+def encode_labels(y, classes):
+    """Indices of the labels ``y`` in ``classes``; a label outside them is an error naming it."""
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    try:
+        return np.array([index[c] for c in y.tolist()], dtype=np.int64)
+    except (KeyError, TypeError):
+        unknown = sorted({str(c) for c in y.tolist() if c not in index})
+        raise ValueError(f"y has labels {unknown} that are not in classes={classes.tolist()}.") from None
 
 
 def check_sampling(est):

@@ -8,6 +8,7 @@ is the single place where a device-specific fast path goes.
 
 import functools
 import weakref
+from contextlib import contextmanager
 
 import joblib
 import numpy as np
@@ -22,6 +23,8 @@ __all__ = ["MonteCarloEngine"]
 # torch.compile(module), once per fitted module and process; compiled graphs do not pickle, so a
 # worker that receives the engine compiles its own copy.
 _COMPILED = weakref.WeakKeyDictionary()
+# Calibrated "auto" batch sizes per module (then per input shape, device, precision, noise).
+_CALIBRATED = weakref.WeakKeyDictionary()
 _AUTOCAST = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -83,6 +86,7 @@ class MonteCarloEngine:
         self.compile = compile
         self.verbose = verbose
         self.n_jobs = n_jobs
+        self._update = None  # the open progress bar's update, see progress()
 
     def keys(self, X):
         """Per-input noise-stream keys of validated rows ``X`` (numpy)."""
@@ -111,9 +115,14 @@ class MonteCarloEngine:
         return functools.partial(_autocast_forward, model, self.device.type, _AUTOCAST[self.precision])
 
     def resolve_batch_size(self, X_t):
-        """The batch size, calibrated on ``X_t`` (and kept) when it is ``"auto"``."""
+        """The batch size, calibrated on ``X_t`` when it is ``"auto"`` (once per module, input shape,
+        device, precision and noise in this process)."""
         if self.batch_size == "auto":
-            self.batch_size = calibrate_batch_size(self.module, X_t)
+            key = (tuple(X_t.shape[1:]), X_t.dtype, str(X_t.device), self.precision, self.compile, type(self.noise))
+            known = _CALIBRATED.setdefault(self.module, {})
+            if key not in known:
+                known[key] = calibrate_batch_size(self.model(), X_t, noise=self.noise)
+            self.batch_size = known[key]
         return self.batch_size
 
     def scales(self, strategy, X_t, keys):
@@ -121,16 +130,30 @@ class MonteCarloEngine:
         scales = strategy.scales(self.module, X_t, noise=self.noise, keys=keys, batch_size=self.resolve_batch_size(X_t))
         return check_noise_scales(scales, strategy, len(X_t), tuple(X_t.shape[1:]))
 
+    @contextmanager
+    def progress(self, total, description):
+        """One progress bar (``verbose > 0``) over every count inside the block, of at most ``total`` samples."""
+        with progress_bar(self.verbose, total, description) as update:
+            self._update = update
+            try:
+                yield
+            finally:
+                self._update = None
+
     def counts(self, X_t, scales, keys, num, stage, *, start=0):
         """Vote counts ``(n_inputs, n_classes)`` of ``num`` noisy copies per row, from sample ``start`` of
         each row's ``stage`` stream (see :func:`~smoothcert.sampling.count_votes`)."""
+        if self._update is not None:
+            return self._count(X_t, scales, keys, num, stage, start, self._update)
         total = int(np.sum(np.broadcast_to(num, (len(X_t),))))
-        description = f"Monte Carlo, {total // max(1, len(X_t))} samples per input"
-        with progress_bar(self.verbose, total, description) as update:
-            return count_votes(
-                self.model(), X_t, scales, self.noise, num, keys, stage, self.n_classes,
-                self.resolve_batch_size(X_t), progress=update, start=start,
-            )
+        with self.progress(total, f"Monte Carlo, {total // max(1, len(X_t))} samples per input"):
+            return self._count(X_t, scales, keys, num, stage, start, self._update)
+
+    def _count(self, X_t, scales, keys, num, stage, start, update):
+        return count_votes(
+            self.model(), X_t, scales, self.noise, num, keys, stage, self.n_classes,
+            self.resolve_batch_size(X_t), progress=update, start=start,
+        )
 
     def map_rows(self, function, X):
         """``function(engine, X_part)`` over shards of the rows of ``X`` on joblib workers, in row order.

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -17,11 +18,13 @@ from skorch import NeuralNet
 from ._validation import (
     ROUTED_PREFIXES,
     as_numpy,
+    check_classes,
     check_normalize,
     check_params,
     check_routed_kwargs,
     check_sample_size,
     check_X,
+    encode_labels,
     resolve_device,
 )
 from .bounds import ClopperPearson, binomial_test_pvalue
@@ -83,7 +86,12 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
     n0 : int, default=100
         Noisy samples used to select the top class in :meth:`certify`.
     n : int, default=100_000
-        Noisy samples used to bound the top class's probability (and used by :meth:`predict`).
+        Noisy samples used to bound the top class's probability in :meth:`certify`.
+    n_predict : int, default=2_000
+        Noisy samples per input of :meth:`predict`, :meth:`predict_proba` and :meth:`score` (so
+        a grid search with ``scoring="accuracy"`` does not pay for certification). The
+        abstaining ``predict(X, abstain=True)`` keeps its guarantee at any sample count; fewer
+        samples only make it abstain more often.
     alpha : float, default=0.001
         Failure probability of each certificate, in ``(0, 1)``.
     sampling : {"fixed", "sequential", "adaptive"}, default="fixed"
@@ -111,10 +119,11 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
     pilot : int, default=1000
         ``sampling="adaptive"``: samples that select the class and plan the estimation (in
         place of ``n0``, which this mode does not use).
-    batch_size : int or "auto", default=1000
+    batch_size : int or "auto", default="auto"
         Noisy copies per forward pass during certification (copies of several inputs share one
-        pass); results do not depend on it. ``"auto"`` times the model's forward pass at a few
-        sizes on the first call and keeps the fastest (``batch_size_``).
+        pass); results do not depend on it. ``"auto"`` times the whole sampling step (noise,
+        forward pass, vote counting) at a few sizes on the first call, within a memory budget,
+        and keeps the fastest (``batch_size_``, chosen again after each ``fit``).
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU.
     n_jobs : int or None, default=None
@@ -173,6 +182,15 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         parameters. :meth:`certify` resolves and stores its rows in the order of ``X``;
         :meth:`predict` answers an input strictly inside a stored region with that region's label
         and stores nothing.
+    classes : array-like of shape (n_classes,) or None, default=None
+        The labels of the module's outputs, in output order (``classes[i]`` is the label of
+        output ``i``). ``None``: the sorted labels of ``y`` at fit. Given with a trained module
+        (a ``torch.nn.Module`` instance or an initialised skorch net), the estimator needs no
+        ``fit``: the first :meth:`certify`, :meth:`predict`, :meth:`predict_proba`,
+        :meth:`noise_scales` or :meth:`score` call takes the input shape from its ``X`` and uses
+        a copy of the module as it is (fitted attributes are then set as by ``fit`` with
+        ``max_epochs=0``; parameters changed later take effect at the next ``fit``, as for any
+        fitted estimator). ``fit`` with ``classes`` accepts ``y`` covering only some of them.
     **kwargs
         Parameters routed like skorch's: ``module__*`` to the module's constructor,
         ``optimizer__*``, ``criterion__*``, ``iterator_train__*``, ``iterator_valid__*``,
@@ -190,11 +208,12 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         Device the model runs on.
     module_ : torch.nn.Module
         The trained base classifier (with the normalisation layer when ``normalize`` is set).
-    net_ : NoiseAugmentedNet
-        The skorch net that trained ``module_`` (its ``history`` holds the training log).
-    train_sigma_ : ndarray of float32, shape (n_samples,) or (n_samples, *input_shape)
+    net_ : NoiseAugmentedNet or None
+        The skorch net that trained ``module_`` (its ``history`` holds the training log);
+        ``None`` for a pretrained module used without ``fit`` (see ``classes``).
+    train_sigma_ : ndarray of float32, shape (n_samples,) or (n_samples, *input_shape), or None
         The noise scale of every training sample at the end of training (all equal for a fixed
-        ``sigma``).
+        ``sigma``); ``None`` without ``fit``.
     sigma_ : SigmaOptimizer
         A fitted copy of the noise scale strategy.
     memory_ : CertificateMemory or None
@@ -224,13 +243,14 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         norm="l2",
         n0=100,
         n=100_000,
+        n_predict=2_000,
         alpha=0.001,
         sampling="fixed",
         radii=None,
         looks="doubling",
         radius_tolerance=0.01,
         pilot=1000,
-        batch_size=1000,
+        batch_size="auto",
         device="auto",
         n_jobs=None,
         precision="float32",
@@ -247,6 +267,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         normalize=None,
         abstain_label=-1,
         memory=None,
+        classes=None,
         **kwargs,
     ):
         self.module = module
@@ -254,6 +275,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         self.norm = norm
         self.n0 = n0
         self.n = n
+        self.n_predict = n_predict
         self.alpha = alpha
         self.sampling = sampling
         self.radii = radii
@@ -277,6 +299,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         self.normalize = normalize
         self.abstain_label = abstain_label
         self.memory = memory
+        self.classes = classes
         for key, value in kwargs.items():
             setattr(self, key, value)
 
@@ -377,40 +400,18 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         X : array-like or torch.Tensor of shape (n_samples, *input_shape)
             Training inputs (2-D tabular data or images ``(n, C, H, W)``).
         y : array-like of shape (n_samples,)
-            Class labels (at least two classes).
+            Class labels (at least two classes, or labels among ``classes`` when it is given).
 
         Returns
         -------
         self : SmoothedClassifier
         """
-        check_params(self)
-        check_routed_kwargs(self._routed_params())
-        self.sigma_ = self._make_sigma()
-        self.memory_ = self._make_memory()
-        self._memory_source = self.memory
-        self.noise_ = get_noise(self.norm)
-        X = check_X(self, X, reset=True)
+        X = self._prepare(X)
         y = column_or_1d(as_numpy(y), warn=True)
         if len(y) != len(X):
             raise ValueError(f"X and y must have the same number of samples, got {len(X)} and {len(y)}.")
         check_classification_targets(y)
-        self.classes_, y_encoded = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"y has only one class ({self.classes_[0]!r}); a classifier needs at least two classes to fit."
-            )
-        if any(bool(np.asarray(c == self.abstain_label).all()) for c in self.classes_.tolist()):
-            raise ValueError(
-                f"abstain_label={self.abstain_label!r} is one of the classes of y, so an abstention could not be told "
-                f"from that class; choose an abstain_label outside {self.classes_.tolist()}."
-            )
-        self.input_shape_ = X.shape[1:]
-        check_normalize(self.normalize, self.input_shape_)
-        self.device_ = resolve_device(self.device)
-        try:
-            self.seed_ = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        except ValueError as exc:
-            raise ValueError(f"random_state must be None, an int or a numpy RandomState, got {self.random_state!r}.") from exc
+        y_encoded = self._set_classes(y)
         n_classes = len(self.classes_)
         training = make_recipe(self.training, "training")
         training.check_params(self.noise_)
@@ -419,13 +420,76 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             # With max_epochs=0 this only initialises the net (and the per-sample scales).
             net = self._make_net(n_classes, training).initialize()
             self._check_module_output(net.module_, X[:2], n_classes)  # before training, for a clear error
-            self.net_ = net.partial_fit(X, y_encoded.astype(np.int64))
-        # channels_last only changes the weights' layout: convolutions on image batches run faster
-        layout = torch.channels_last if len(self.input_shape_) == 3 else torch.contiguous_format
-        self.module_ = self.net_.module_.eval().to(memory_format=layout)
-        vars(self).pop("batch_size_", None)  # a calibrated batch size belongs to the previous model
+            try:
+                self.net_ = net.partial_fit(X, y_encoded.astype(np.int64))
+            except BaseException:
+                # A failed refit (e.g. diverged training) must not leave an earlier model that certifies.
+                for name in ("module_", "net_", "train_sigma_", "batch_size_"):
+                    vars(self).pop(name, None)
+                raise
+        self._set_module(self.net_.module_)
         self.train_sigma_ = self.net_.train_sigma_
         return self
+
+    def _prepare(self, X):
+        """Validate the parameters and ``X`` and set the fitted state that does not need labels."""
+        check_params(self)
+        check_routed_kwargs(self._routed_params())
+        self.sigma_ = self._make_sigma()
+        self.memory_ = self._make_memory()
+        self._memory_source = self.memory
+        self.noise_ = get_noise(self.norm)
+        X = check_X(self, X, reset=True)
+        self.input_shape_ = X.shape[1:]
+        check_normalize(self.normalize, self.input_shape_)
+        self.device_ = resolve_device(self.device)
+        try:
+            self.seed_ = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        except ValueError as exc:
+            raise ValueError(f"random_state must be None, an int or a numpy RandomState, got {self.random_state!r}.") from exc
+        return X
+
+    def _set_classes(self, y=None):
+        """Set ``classes_`` (from ``classes``, else from ``y``) and return ``y`` encoded as output indices."""
+        if self.classes is None:
+            self.classes_, y_encoded = np.unique(y, return_inverse=True)
+        else:
+            self.classes_ = check_classes(self.classes)
+            y_encoded = None if y is None else encode_labels(y, self.classes_)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y has only one class ({self.classes_[0]!r}); a classifier needs at least two classes to fit."
+            )
+        if any(bool(np.asarray(c == self.abstain_label).all()) for c in self.classes_.tolist()):
+            raise ValueError(
+                f"abstain_label={self.abstain_label!r} is one of the classes, so an abstention could not be told "
+                f"from that class; choose an abstain_label outside {self.classes_.tolist()}."
+            )
+        return y_encoded
+
+    def _set_module(self, module):
+        # channels_last only changes the weights' layout: convolutions on image batches run faster
+        layout = torch.channels_last if len(self.input_shape_) == 3 else torch.contiguous_format
+        self.module_ = module.eval().to(memory_format=layout)
+        vars(self).pop("batch_size_", None)  # a calibrated batch size belongs to the previous model
+
+    def _use_pretrained(self, X):
+        """Set the fitted state around the trained ``module`` as it is, from the inputs of a first call."""
+        trained = isinstance(self.module, torch.nn.Module) or getattr(self.module, "initialized_", False)
+        if not trained:
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted: classes without fit needs a trained module (a "
+                f"torch.nn.Module instance or an initialised skorch net), got module={self.module!r}; call fit(X, y) "
+                f"to train one."
+            )
+        X = self._prepare(X)
+        self._set_classes()
+        net = self._skorch_net() if isinstance(self.module, NeuralNet) else None
+        module = self._build_module(len(self.classes_), net).to(self.device_)
+        self._check_module_output(module, X[:2], len(self.classes_))
+        self._set_module(module)
+        self.net_ = None
+        self.train_sigma_ = None
 
     def _skorch_net(self):
         """A clone of the skorch net given as ``module``, with the ``module__*`` parameters set on it
@@ -513,7 +577,13 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
 
     # -- Monte Carlo ----------------------------------------------------------------------------
 
+    def __sklearn_is_fitted__(self):
+        # The fitted module is what certifies; other fitted attributes may outlive a failed fit.
+        return hasattr(self, "module_")
+
     def _check_inputs(self, X):
+        if self.classes is not None and not hasattr(self, "module_"):
+            self._use_pretrained(X)
         check_is_fitted(self)
         check_params(self)
         return check_X(self, X, reset=False)
@@ -555,7 +625,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         return np.concatenate(self._map_rows(noise_scales, X, strategy=self.sigma_))
 
     def predict_proba(self, X):
-        """Vote frequencies of the ``n`` noisy copies of each input (Monte Carlo ``p_c(x)``).
+        """Vote frequencies of the ``n_predict`` noisy copies of each input (Monte Carlo ``p_c(x)``).
 
         Parameters
         ----------
@@ -566,11 +636,11 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
         """
         X = self._check_inputs(X)
-        counts = self._map_rows(vote_counts, X, strategy=self.sigma_, num=self.n, stage=Stage.PREDICTION)
-        return np.concatenate(counts) / self.n
+        counts = self._map_rows(vote_counts, X, strategy=self.sigma_, num=self.n_predict, stage=Stage.PREDICTION)
+        return np.concatenate(counts) / self.n_predict
 
     def predict(self, X, abstain=False):
-        """Smoothed prediction: the class with most votes among ``n`` noisy copies.
+        """Smoothed prediction: the class with most votes among ``n_predict`` noisy copies.
 
         Parameters
         ----------
@@ -593,7 +663,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         """
         if not isinstance(abstain, (bool, np.bool_)):
             raise TypeError(f"abstain must be True or False, got {abstain!r}.")
-        counts = self.predict_proba(X) * self.n
+        counts = self.predict_proba(X) * self.n_predict
         top2 = np.argsort(-counts, axis=1, kind="stable")[:, :2]
         labels = self.classes_[top2[:, 0]]
         entry, stored = self._memory_lookup(X, labels)

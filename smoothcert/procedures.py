@@ -263,8 +263,10 @@ def certify_rows(engine, X, *, strategy, sampling, n0, n, alpha, bound, radii, l
     X_t = engine.to_device(X)
     scales = engine.scales(strategy, X_t, keys)
     sigma = scales.detach().cpu().numpy()
-    result = run_procedure(engine, X_t, scales, keys, sigma, sampling=sampling, n0=n0, n=n, alpha=alpha, bound=bound,
-                           radii=radii, looks=looks, radius_tolerance=radius_tolerance, pilot=pilot)
+    most = len(X) * ((pilot if sampling == "adaptive" else n0) + n)  # sequential and adaptive may stop earlier
+    with engine.progress(most, f"certify {len(X)} inputs ({sampling})"):
+        result = run_procedure(engine, X_t, scales, keys, sigma, sampling=sampling, n0=n0, n=n, alpha=alpha,
+                               bound=bound, radii=radii, looks=looks, radius_tolerance=radius_tolerance, pilot=pilot)
     result["sigma"] = sigma
     return result
 

@@ -42,6 +42,7 @@ _RULES = {
     "sigma": ("finite and > 0", lambda v: np.isfinite(v) & (v > 0)),
     "time": ("nan (unknown) or finite seconds >= 0", lambda v: np.isnan(v) | (np.isfinite(v) & (v >= 0))),
     "index": ("an int >= 0 (a position in the data set)", lambda v: v >= 0),
+    "n_used": ("an int >= 0 (forward passes spent on the input)", lambda v: v >= 0),
 }
 _KINDS = {"int": ("iu", "integers"), "bool": ("b", "booleans (True/False)"), "float": ("iuf", "real numbers")}
 
@@ -119,6 +120,9 @@ class CertificationResults:
         Seconds spent per input, ``nan`` where unknown.
     sigma : ndarray of float64 of shape (n_inputs,), or None
         The ``sigma`` column, or ANCER's ``min_sigma`` (the smallest per-dimension scale).
+    n_used : ndarray of int64 of shape (n_inputs,), or None
+        The ``n_used`` column (forward passes spent on each input, see
+        :attr:`Certificates.n_used <smoothcert.Certificates>`), or ``None`` when the file has none.
     alpha : float or None, default=None
         Failure probability of each certificate (results files do not store it).
     abstain_label : object, default=-1
@@ -158,6 +162,7 @@ class CertificationResults:
     proxy_radius: np.ndarray
     time: np.ndarray
     sigma: np.ndarray = None
+    n_used: np.ndarray = None
     alpha: float = None
     abstain_label: object = -1
 
@@ -180,6 +185,8 @@ class CertificationResults:
         }
         if self.sigma is not None:
             checked["sigma"] = _column(self.sigma, "CertificationResults: sigma", n, "float", "sigma")
+        if self.n_used is not None:
+            checked["n_used"] = _column(self.n_used, "CertificationResults: n_used", n, "int", "n_used")
         if self.alpha is not None:
             checked["alpha"] = check_probability(self.alpha, "CertificationResults: alpha")
         abstained = checked["abstained"]
@@ -234,7 +241,8 @@ class CertificationResults:
         Returns
         -------
         frame : pandas.DataFrame
-            Columns ``idx label predict radius radius_proxy correct time`` and ``sigma`` if known.
+            Columns ``idx label predict radius radius_proxy correct time``, and ``sigma`` and
+            ``n_used`` if known.
 
         Examples
         --------
@@ -257,8 +265,9 @@ class CertificationResults:
             "correct": self.correct.astype(np.int64),
             "time": self.time,
         }
-        if self.sigma is not None:
-            columns["sigma"] = self.sigma
+        for name in ("sigma", "n_used"):
+            if getattr(self, name) is not None:
+                columns[name] = getattr(self, name)
         return pd.DataFrame(columns)
 
 
@@ -319,7 +328,8 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     Columns ``idx label predict radius correct time`` as Cohen's ``certify.py`` writes them
     (abstentions as ``predict = -1``, ``time`` as ``H:MM:SS.ffffff``), radii with all their digits.
     With ``extra_columns``, isotropic certificates add Alfarra et al.'s ``sigma`` column (before
-    ``time``) and anisotropic ones ANCER's ``radius_proxy`` and ``min_sigma`` columns. The file is
+    ``time``) and anisotropic ones ANCER's ``radius_proxy`` and ``min_sigma`` columns, and
+    certificates from a sampling run add ``n_used`` (forward passes per input). The file is
     written to a temporary file and moved into place, so a reader never sees half a file.
 
     Parameters
@@ -337,8 +347,8 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     index : array-like of int, shape (n_inputs,), default=None
         The ``idx`` column (positions in the data set, ``>= 0``); ``None`` numbers the rows from 0.
     extra_columns : bool, default=True
-        Add the ``sigma`` or ``radius_proxy``/``min_sigma`` columns; ``False`` writes exactly
-        Cohen's six columns.
+        Add the ``sigma`` or ``radius_proxy``/``min_sigma`` columns and ``n_used``; ``False``
+        writes exactly Cohen's six columns.
 
     Raises
     ------
@@ -376,6 +386,9 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     n_rows = len(label)
     y_true = _column(y_true, "y_true", n_rows)
     index = np.arange(n_rows) if index is None else _column(index, "index", n_rows, "int", "index")
+    n_used = None if certificates.n_used is None else _column(certificates.n_used, "certificates.n_used", n_rows, "int")
+    if n_used is not None and (n_used < 0).any():
+        n_used = None  # -1: certificates not made by a sampling run (e.g. built by hand)
     if times is None:
         times = np.full(n_rows, np.nan)
     elif isinstance(times, Real) and not isinstance(times, (bool, np.bool_)):
@@ -416,6 +429,9 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
         if min_sigma is not None:
             header.append("min_sigma" if with_proxy else "sigma")
             columns.append([_format_float(s) for s in min_sigma])
+    if extra_columns and n_used is not None:
+        header.append("n_used")
+        columns.append(n_used.astype(str))
     header.append("time")
     columns.append([_format_time(t) for t in times])
     lines = ["\t".join(header)] + ["\t".join(row) for row in zip(*columns)]
@@ -565,6 +581,7 @@ def read_results(path, *, alpha=None):
         proxy_radius=_read_numbers(table, "radius_proxy", "radius", where) if "radius_proxy" in table else radius.copy(),
         time=_read_numbers(table, "time", "time", where, _parse_time) if "time" in table else np.full(n_rows, np.nan),
         sigma=None if sigma_name is None else _read_numbers(table, sigma_name, "sigma", where),
+        n_used=_read_numbers(table, "n_used", "n_used", where, int).astype(np.int64) if "n_used" in table else None,
         alpha=alpha,
         abstain_label=abstain_label,
     )

@@ -323,3 +323,25 @@ def test_table_accepts_results_read_from_files(tmp_path):
     assert isinstance(results, CertificationResults)
     table = certified_accuracy_table({"cohen": results}, [0.0, 0.5])
     assert table.splitlines()[-1] == "| cohen | **0.50** | **0.00** |"
+
+
+def test_forward_passes_per_input_are_written_and_read_back(tmp_path):
+    from linear_models import smoothed_linear
+
+    X = np.zeros((4, 2), np.float32)
+    X[:, 0] = [0.5, -0.5, 0.01, 2.0]
+    clf = smoothed_linear((1.0, 0.0), 0.0, n=2000, n0=50, sampling="sequential", radii=(0.25,), device="cpu")
+    cert = clf.certify(X)
+    path = tmp_path / "sequential.tsv"
+    write_results(path, cert, [1, 0, 1, 1])
+    header = path.read_text().splitlines()[0].split("\t")
+    assert header[-2:] == ["n_used", "time"]
+    back = read_results(path)
+    np.testing.assert_array_equal(back.n_used, cert.n_used)
+    assert back.to_frame()["n_used"].tolist() == cert.n_used.tolist()
+    # Certificates built by hand do not know their cost: no column rather than a column of -1.
+    write_results(path, make_certificates([0.5], [1]), [1])
+    assert "n_used" not in path.read_text() and read_results(path).n_used is None
+    write_text(tmp_path, HEADER.replace("\ttime", "\tn_used\ttime") + "0\t3\t3\t0.5\t1\t-4\t1.0\n", "bad.tsv")
+    with pytest.raises(ValueError, match="n_used must be an int >= 0"):
+        read_results(tmp_path / "bad.tsv")

@@ -319,7 +319,7 @@ def test_fixed_sigma_train_sigma_and_dict_inputs():
 @pytest.mark.parametrize(
     "params, error, match",
     [
-        (dict(training="cohen"), TypeError, "training must be one of"),
+        (dict(training="cohen"), ValueError, "training must be one of"),
         (dict(training=MACER(n_samples=0)), ValueError, "n_samples must be an int >= 1"),
         (dict(training=MACER(lbd=-1.0)), ValueError, "lbd must be a finite float >= 0"),
         (dict(training=SmoothAdv(epsilon=0.0)), ValueError, "epsilon must be a finite float > 0"),
@@ -429,5 +429,6 @@ def test_verbose_shows_progress_bar_only_when_asked(digits, monkeypatch, capsys)
     monkeypatch.setattr(smoothcert._progress, "_DELAY_SECONDS", 0.0)
     loud = clf.set_params(verbose=1).certify(X[:5])
     err = capsys.readouterr().err
-    assert "1.00k/1.00k" in err and "50.0/50.0" in err  # estimation (5 x 200) and selection (5 x 10)
+    # One bar per certify call over selection and estimation (5 x (10 + 200)), ending complete.
+    assert "certify 5 inputs (fixed)" in err and "1.05k/1.05k" in err
     np.testing.assert_array_equal(loud.radius, quiet.radius)
