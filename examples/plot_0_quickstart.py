@@ -66,5 +66,16 @@ from smoothcert import CertifiedAccuracyDisplay, max_certifiable_radius
 
 display = CertifiedAccuracyDisplay.from_certificates(y_test, cert, names=["sigma = 0.25"])
 display.ax_.axvline(max_certifiable_radius(0.25, clf.n, clf.alpha), color="grey", linestyle=":")
-display.ax_.set_title("Digits, MLP, n = 2000")
+_ = display.ax_.set_title("Digits, MLP, n = 2000")
 plt.show()
+
+# %%
+# A model you trained yourself
+# ----------------------------
+# A trained ``torch.nn.Module`` needs no ``fit``: name the labels of its outputs with ``classes``
+# (``classes[i]`` is the label of output ``i``) and certify. The input shape is taken from the
+# first call; the module is copied, never changed. Here the network trained above stands in for
+# yours.
+mine = clf.module_
+pretrained = SmoothedClassifier(module=mine, classes=clf.classes_, sigma=0.25, n=2000, random_state=0)
+print(pretrained.certify(X_test[:5]).to_frame()[["label", "radius", "abstained"]])

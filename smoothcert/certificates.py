@@ -508,14 +508,14 @@ class Certificates:
         """
         import pandas as pd
 
-        columns = {
+        columns = {  # what a reader looks for first, then how it was obtained
             "label": self.label,
+            "radius": self.radius,
+            "abstained": self.abstained,
             "p_lower": self.p_lower,
             "gap": self.gap,
-            "radius": self.radius,
             "proxy_radius": self.proxy_radius,
             "log_volume": self.log_volume,
-            "abstained": self.abstained,
             "memory_entry": self.memory_entry,
             "n_used": self.n_used,
             "stop_reason": self.stop_reason,

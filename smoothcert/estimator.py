@@ -451,11 +451,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
 
     def _set_classes(self, y=None):
         """Set ``classes_`` (from ``classes``, else from ``y``) and return ``y`` encoded as output indices."""
-        if self.classes is None:
-            self.classes_, y_encoded = np.unique(y, return_inverse=True)
-        else:
-            self.classes_ = check_classes(self.classes)
-            y_encoded = None if y is None else encode_labels(y, self.classes_)
+        self.classes_ = np.unique(y) if self.classes is None else check_classes(self.classes)
         if len(self.classes_) < 2:
             raise ValueError(
                 f"y has only one class ({self.classes_[0]!r}); a classifier needs at least two classes to fit."
@@ -465,7 +461,9 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
                 f"abstain_label={self.abstain_label!r} is one of the classes, so an abstention could not be told "
                 f"from that class; choose an abstain_label outside {self.classes_.tolist()}."
             )
-        return y_encoded
+        if y is None:
+            return None
+        return np.searchsorted(self.classes_, y) if self.classes is None else encode_labels(y, self.classes_)
 
     def _set_module(self, module):
         # channels_last only changes the weights' layout: convolutions on image batches run faster

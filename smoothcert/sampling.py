@@ -117,7 +117,7 @@ def calibrate_batch_size(model, X, *, noise=None, memory_budget=2**30,
     What is timed is :func:`count_votes` on one full batch: noise generation, the copy into the
     batch buffer, the forward pass and the vote counting, so the choice is the size at which
     certification itself runs fastest. Each size is timed ``repeats`` times after a warm-up pass
-    and scored by the median (robust to a busy machine). Certificates do not depend on the batch
+    and scored by the median (robust to a busy machine); ``max_seconds`` bounds the sweep. Certificates do not depend on the batch
     size (noise is keyed per input and sample), so this only affects speed.
 
     Parameters
@@ -133,7 +133,7 @@ def calibrate_batch_size(model, X, *, noise=None, memory_budget=2**30,
     candidates : sequence of int
         Batch sizes to try, increasing.
     repeats : int, default=5
-        Timed passes per size.
+        Timings per size, each of about 20 ms of full batches.
     max_seconds : float, default=2.0
         The sweep stops after a size whose pass takes longer (larger batches of such a model gain
         little and the sweep would cost more than it saves), or once a size is 10% slower per
@@ -161,12 +161,16 @@ def calibrate_batch_size(model, X, *, noise=None, memory_budget=2**30,
     scales = torch.ones(1, device=X.device, dtype=X.dtype)
     best, best_time = sizes[0], float("inf")
     for size in sizes:
-        timings = []
-        for _ in range(repeats + 1):  # the first pass warms up kernels and the allocator
+
+        def seconds(num):
             start = time.perf_counter()
-            count_votes(model, x, scales, noise, size, [0], Stage.SELECTION, n_classes, size)  # reads counts: synced
-            timings.append(time.perf_counter() - start)
-        per_sample = float(np.median(timings[1:])) / size
+            count_votes(model, x, scales, noise, num, [0], Stage.SELECTION, n_classes, size)  # reads counts: synced
+            return time.perf_counter() - start
+
+        one = seconds(size)  # warms up kernels and the allocator
+        # Each timing spans about 20 ms of batches: one small batch alone is too short to time on a busy machine.
+        num = size * int(np.clip(round(0.02 / max(one, 1e-6)), 1, 64))
+        per_sample = float(np.median([seconds(num) for _ in range(repeats)])) / num
         if per_sample < best_time:
             best, best_time = size, per_sample
         elif per_sample > 1.1 * best_time:
@@ -249,9 +253,11 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
     first_block = start // block
     batch_size = int(batch_size)
     buffer = torch.empty((batch_size, *input_shape), dtype=X.dtype, device=device, memory_format=_memory_format(X))
-    owner = torch.empty(batch_size, dtype=torch.int64, device=device)
+    owner = torch.empty(batch_size, dtype=torch.int64, device=device)  # i * n_classes for a copy of input i
+    ones = torch.ones(batch_size, dtype=torch.int64, device=device)
     generator = torch.Generator(device=device)
-    nonfinite = torch.zeros((), dtype=torch.bool, device=device)
+    # A float64 sum of every score: NaN and inf propagate into it, finite float32 scores cannot overflow it.
+    score_sum = torch.zeros((), dtype=torch.float64, device=device)
     filled = 0
 
     def flush(size):
@@ -259,9 +265,9 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
             scores = model(buffer[:size])
             check_scores(scores, size, n_classes)
             # Reduced on the device and read once at the end: no host synchronisation per batch.
-            nonfinite.logical_or_(~torch.isfinite(scores).all())
+            score_sum.add_(scores.sum(dtype=torch.float64))
             votes = scores.argmax(dim=1)
-        counts.index_add_(0, owner[:size] * n_classes + votes, torch.ones_like(votes))
+        counts.index_add_(0, owner[:size] + votes, ones[:size])
         if progress is not None:
             progress(size)
 
@@ -275,7 +281,7 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
             while done < size:
                 take = min(batch_size - filled, size - done)
                 torch.addcmul(x, eps[done : done + take], scale, out=buffer[filled : filled + take])
-                owner[filled : filled + take] = i
+                owner[filled : filled + take] = i * n_classes
                 filled += take
                 done += take
                 if filled == batch_size:
@@ -283,7 +289,7 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
                     filled = 0
     if filled:
         flush(filled)
-    if bool(nonfinite):
+    if not bool(torch.isfinite(score_sum)):
         # argmax would count NaN scores as votes for one class: a certificate from them means nothing.
         raise ValueError(
             "module produced non-finite scores (NaN or inf) on noisy copies of the inputs, so no vote can be "
