@@ -1,6 +1,6 @@
 """Main job: train a small CNN on scikit-learn's digits with noise, certify the test split.
 
-Run with ``make demo`` (about a minute on 2 cores; ``python examples/demo_digits.py --help`` for the
+Run with ``make demo`` (under a minute on 2 cores; ``python examples/demo_digits.py --help`` for the
 settings, e.g. the paper-scale ``--n 100000 --sampling fixed``).
 """
 

@@ -45,9 +45,9 @@ for name, sigma in strategies.items():
 # The worst-case radius is the robustness claim; the proxy radius measures the ellipsoid's volume.
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
 CertifiedAccuracyDisplay.from_certificates(y_test, certificates, ax=left)
-left.set_title("worst-case l2 radius")
+_ = left.set_title("worst-case l2 radius")
 CertifiedAccuracyDisplay.from_certificates(y_test, certificates, proxy=True, ax=right)
-right.set_title("proxy radius (volume)")
+_ = right.set_title("proxy radius (volume)")
 
 # %%
 # Where ANCER widened the noise

@@ -117,7 +117,7 @@ def look_levels(alpha, n_looks):
 
 
 def certify_sequential(engine, X_t, scales, keys, *, n0, n, alpha, bound, looks, thresholds, _correct=True):
-    """Sequential CERTIFY: estimation counts looked at after ``looks[0] < ... < looks[-1] = n`` samples.
+    """Sequential CERTIFY: estimation counts looked at after each of the increasing sample sizes ``looks`` (the last ``n``).
 
     At look ``k`` the bounds ``L_k, U_k`` are at level ``alpha_k`` (:func:`look_levels`: half of
     ``alpha`` at the last look, ``alpha / (2 (K - 1))`` at each other); an input stops at
