@@ -250,3 +250,30 @@ def check_X(est, X, *, reset):
                 f"inputs of shape {tuple(est.input_shape_)}; reshape X to (n_samples, *{tuple(est.input_shape_)})."
             )
     return validate_data(est, X, reset=reset, allow_nd=True, dtype=np.float32, ensure_all_finite=True, order="C")
+
+
+def check_flag(value, name):
+    """``value`` as a bool; a TypeError naming ``name`` unless it is ``True`` or ``False``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}.")
+    return bool(value)
+
+
+def check_radii(radii):
+    """Radii to evaluate at: a float or a non-empty 1-D sequence of finite floats >= 0, as float64."""
+    try:
+        raw = np.asarray(radii)
+    except ValueError:  # ragged nested sequences
+        raw = None
+    # Before the float conversion: numpy would read None as nan, True as 1.0 and "0.5" as 0.5.
+    if raw is None or raw.dtype.kind not in "iuf":
+        shown = repr(radii) if len(repr(radii)) <= 80 else repr(radii)[:77] + "..."
+        raise TypeError(f"radii must be a float or a 1-D sequence of floats, got {type(radii).__name__} {shown}.")
+    values = np.atleast_1d(raw.astype(np.float64))
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"radii must be a float or a non-empty 1-D sequence of floats, got shape {values.shape}.")
+    bad = np.flatnonzero(~(np.isfinite(values) & (values >= 0)))
+    if bad.size:
+        shown = values.tolist() if values.size <= 10 else f"radii[{bad[0]}] = {values[bad[0]]}"
+        raise ValueError(f"radii must be finite and >= 0, got {shown}.")
+    return values

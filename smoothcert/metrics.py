@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._validation import check_float, check_probability
+from ._validation import check_flag, check_float, check_probability, check_radii
 from .certificates import Certificates
 from .pipeline import certify_pipeline
 
@@ -35,32 +35,6 @@ def _check_certificates(certificates, name="certificates"):
             f"CertificationResults (from read_results), got {type(certificates).__name__}."
         )
     return certificates
-
-
-def _check_flag(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}.")
-    return bool(value)
-
-
-def _check_radii(radii):
-    """Radii to evaluate at: a float or a non-empty 1-D sequence of finite floats >= 0, as float64."""
-    try:
-        raw = np.asarray(radii)
-    except ValueError:  # ragged nested sequences
-        raw = None
-    # Before the float conversion: numpy would read None as nan, True as 1.0 and "0.5" as 0.5.
-    if raw is None or raw.dtype.kind not in "iuf":
-        shown = repr(radii) if len(repr(radii)) <= 80 else repr(radii)[:77] + "..."
-        raise TypeError(f"radii must be a float or a 1-D sequence of floats, got {type(radii).__name__} {shown}.")
-    values = np.atleast_1d(raw.astype(np.float64))
-    if values.ndim != 1 or values.size == 0:
-        raise ValueError(f"radii must be a float or a non-empty 1-D sequence of floats, got shape {values.shape}.")
-    bad = np.flatnonzero(~(np.isfinite(values) & (values >= 0)))
-    if bad.size:
-        shown = values.tolist() if values.size <= 10 else f"radii[{bad[0]}] = {values[bad[0]]}"
-        raise ValueError(f"radii must be finite and >= 0, got {shown}.")
-    return values
 
 
 def _correct(y_true, certificates):
@@ -88,7 +62,7 @@ def _correct(y_true, certificates):
 
 def _radius(certificates, proxy):
     """The radii compared, checked: a nan radius would count as certified at every radius."""
-    name = "proxy_radius" if _check_flag(proxy, "proxy") else "radius"
+    name = "proxy_radius" if check_flag(proxy, "proxy") else "radius"
     radius = np.asarray(getattr(certificates, name), dtype=np.float64)
     bad = np.flatnonzero(~(np.isfinite(radius) & (radius >= 0)))
     if bad.size:
@@ -136,7 +110,7 @@ def certified_accuracy(y_true, certificates, radii=(0.0,), *, proxy=False):
     """
     correct = _correct(y_true, certificates)
     radius = _radius(certificates, proxy)
-    radii = _check_radii(radii)
+    radii = check_radii(radii)
     if len(certificates) == 0:
         return np.full(radii.shape, np.nan)
     # Count correct radii >= r by binary search: a (len(radii), n) comparison matrix would need
@@ -196,7 +170,7 @@ def certified_accuracy_curve(y_true, certificates, radii=None, *, proxy=False):
             grid.append([np.nextafter(correct_radii.max(), np.inf)])
         radii = np.unique(np.concatenate(grid).astype(np.float64))
     else:
-        radii = _check_radii(radii)
+        radii = check_radii(radii)
         if np.any(np.diff(radii) < 0):
             k = int(np.flatnonzero(np.diff(radii) < 0)[0])
             raise ValueError(
@@ -331,7 +305,7 @@ def certified_accuracy_scorer(radius=0.0, *, proxy=False):
     """
 
     radius = check_float(radius, "radius", low=0.0, low_inclusive=True, what="where certified accuracy is measured")
-    proxy = _check_flag(proxy, "proxy")
+    proxy = check_flag(proxy, "proxy")
 
     def scorer(estimator, X, y):
         return float(certified_accuracy(y, certify_pipeline(estimator, X), [radius], proxy=proxy)[0])
@@ -361,7 +335,7 @@ def acr_scorer(*, proxy=False):
     True
     """
 
-    proxy = _check_flag(proxy, "proxy")
+    proxy = check_flag(proxy, "proxy")
 
     def scorer(estimator, X, y):
         return average_certified_radius(y, certify_pipeline(estimator, X), proxy=proxy)

@@ -9,8 +9,9 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from ._validation import check_flag
 from .certificates import Certificates
-from .metrics import _check_certificates, _check_flag, certified_accuracy_curve
+from .metrics import _check_certificates, certified_accuracy_curve
 from .pipeline import _check_certifier, certify_pipeline
 from .results import _as_pair, read_results
 
@@ -225,8 +226,8 @@ class CertifiedAccuracyDisplay:
         """
         curves = _check_curves(self.radii, self.accuracies)
         names = _check_names(self.names, len(curves))
-        proxy = _check_flag(self.proxy, "proxy")
-        envelope = _check_flag(envelope, "envelope")
+        proxy = check_flag(self.proxy, "proxy")
+        envelope = check_flag(envelope, "envelope")
         ax = _axes(ax)
         names = names if names is not None else [None] * len(curves)
         self.lines_ = [
@@ -251,7 +252,7 @@ class CertifiedAccuracyDisplay:
 
     @classmethod
     def _from_pairs(cls, names, pairs, *, radii, proxy, envelope, ax, kwargs):
-        _check_flag(envelope, "envelope")  # before the curves are computed (certification may be long)
+        check_flag(envelope, "envelope")  # before the curves are computed (certification may be long)
         if ax is not None:
             _axes(ax)
         curves = [certified_accuracy_curve(y, certificates, radii, proxy=proxy) for y, certificates in pairs]
@@ -346,7 +347,7 @@ class CertifiedAccuracyDisplay:
         1
         """
         names, estimators = _named(estimator, names, "estimator")
-        _check_flag(proxy, "proxy")
+        check_flag(proxy, "proxy")
         for est, what in zip(estimators, _item_names("estimator", names, len(estimators))):
             _check_certifier(est, what)
         pairs = [(y, certify_pipeline(est, X)) for est in estimators]
@@ -466,7 +467,7 @@ def plot_sigma_map(certificates, index=0, *, image_shape=None, channel=None, ax=
         raise ValueError(
             f"one input's sigma has shape {scales.shape}; pass image_shape=(H, W) or (C, H, W) to draw it as an image."
         )
-    colorbar = _check_flag(colorbar, "colorbar")
+    colorbar = check_flag(colorbar, "colorbar")
     ax = _axes(ax)
     image = ax.imshow(scales, cmap=cmap)
     ax.set_xticks([])

@@ -23,7 +23,7 @@ from numbers import Real
 import numpy as np
 
 from ._io import atomic_write, check_path
-from ._validation import check_int, check_probability
+from ._validation import check_flag, check_int, check_probability, check_radii
 from .certificates import Certificates
 from .metrics import certified_accuracy
 
@@ -70,25 +70,6 @@ def _column(values, name, n_rows, kind=None, rule=None):
         bad = _first_invalid(values, rule)
         if bad >= 0:
             raise ValueError(f"{name} must be {_RULES[rule][0]}; row {bad} holds {values[bad].item()!r}.")
-    return values
-
-
-def _check_flag(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}.")
-    return bool(value)
-
-
-def _check_radii(radii):
-    """Radii to evaluate at: a float or 1-D sequence of finite floats >= 0, as float64."""
-    try:
-        values = np.atleast_1d(np.asarray(radii, dtype=np.float64))
-    except (TypeError, ValueError):
-        raise TypeError(f"radii must be a float or a 1-D sequence of floats, got {radii!r}.") from None
-    if values.ndim != 1 or values.size == 0:
-        raise ValueError(f"radii must be a float or a non-empty 1-D sequence of floats, got shape {values.shape}.")
-    if not (np.isfinite(values) & (values >= 0)).all():
-        raise ValueError(f"radii must be finite and >= 0, got {values.tolist()}.")
     return values
 
 
@@ -233,7 +214,7 @@ class CertificationResults:
         >>> results.certified_accuracy([0.0, 0.5, 0.6]).tolist()
         [0.5, 0.5, 0.0]
         """
-        return certified_accuracy(self.y_true, self, _check_radii(radii), proxy=_check_flag(proxy, "proxy"))
+        return certified_accuracy(self.y_true, self, check_radii(radii), proxy=check_flag(proxy, "proxy"))
 
     def to_frame(self):
         """The rows as a :class:`pandas.DataFrame` with the file's column names (needs pandas).
@@ -381,7 +362,7 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     [0.3204, 0.0]
     """
     path = check_path(path)
-    extra_columns = _check_flag(extra_columns, "extra_columns")
+    extra_columns = check_flag(extra_columns, "extra_columns")
     label, abstained, radius, proxy_radius, min_sigma = _checked_certificates(certificates)
     n_rows = len(label)
     y_true = _column(y_true, "y_true", n_rows)
@@ -650,9 +631,9 @@ def certified_accuracy_table(results, radii, *, fmt="markdown", decimals=2, prox
             raise TypeError(f"results must map str row names to results, got the key {name!r}.")
         if "\n" in name or "\r" in name:
             raise ValueError(f"results: the row name {name!r} holds a line break, which would break the table.")
-    radii = _check_radii(radii)
+    radii = check_radii(radii)
     decimals = check_int(decimals, "decimals", 0)
-    proxy = _check_flag(proxy, "proxy")
+    proxy = check_flag(proxy, "proxy")
     rows = []
     for name, result in results.items():
         y_true, certificates = _as_pair(result, f"results[{name!r}]")

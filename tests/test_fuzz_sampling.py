@@ -1,7 +1,7 @@
 """Fuzz cases of the sampling modes and their simulation (conventions: ``test_fuzz_estimator.py``)."""
 
 import numpy as np
-import pytest
+from fuzz_cases import fuzz_test
 
 from smoothcert import SmoothedClassifier, simulate_certify
 
@@ -55,10 +55,4 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("name, call, exc, match", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_fuzz(name, call, exc, match):
-    if exc is None:
-        assert match(call())
-    else:
-        with pytest.raises(exc, match=match):
-            call()
+test_fuzz = fuzz_test(CASES)

@@ -4,7 +4,7 @@ calibration of ``batch_size="auto"``."""
 import numpy as np
 import pytest
 import torch
-from linear_models import LinearBinary
+from linear_models import CountingModule, LinearBinary
 from scipy.stats import norm
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -85,17 +85,6 @@ def test_classes_without_a_trained_module_is_not_fitted():
         SmoothedClassifier(classes=[0, 1]).certify(np.zeros((2, 4), np.float32))
     with pytest.raises(ValueError, match=r"module outputs shape \(2, 2\) .* 3 classes"):
         SmoothedClassifier(module=LinearBinary((1.0, 0.0), 0.0), classes=[0, 1, 2], device="cpu").predict(_inputs([1, 2]))
-
-
-class CountingModule(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.inner = LinearBinary((1.0, 0.0), 0.0)
-        self.rows = 0
-
-    def forward(self, X):
-        self.rows += len(X)
-        return self.inner(X)
 
 
 def test_predict_draws_n_predict_samples_not_n():

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from linear_models import LinearBinary, smoothed_linear
+from linear_models import CountingModule, LinearBinary, smoothed_linear
 from scipy import stats
 
 from smoothcert import FixedSigma, SmoothedClassifier
@@ -134,19 +133,6 @@ def test_modes_do_not_depend_on_batch_size_row_order_or_jobs(digits_clf, mode):
     _same(clf.set_params(batch_size=4096, n_jobs=2).certify(X), reference)
     clf.set_params(**params)
     assert reference.stop_reason.size and (reference.n_used < 50 + 5000 + 1000).any()
-
-
-class CountingModule(torch.nn.Module):
-    """Counts the rows of every forward pass (each row is one noisy copy)."""
-
-    def __init__(self):
-        super().__init__()
-        self.inner = LinearBinary((1.0, 0.0), 0.0)
-        self.rows = 0
-
-    def forward(self, X):
-        self.rows += len(X)
-        return self.inner(X)
 
 
 @pytest.mark.parametrize("mode", [dict(sampling="fixed"), dict(sampling="sequential", radii=(0.25,)),
