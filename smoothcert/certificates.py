@@ -204,6 +204,14 @@ class Certificates:
         sampling abstains on its pilot), ``"converged"`` (adaptive sampling: fewer samples give
         the radius of ``n`` within the tolerance); ``""`` where unknown. See
         :mod:`smoothcert.procedures`.
+    provenance : dict
+        How the certificates were made, for the record (``{}`` where unknown): from
+        :meth:`SmoothedClassifier.certify <smoothcert.SmoothedClassifier.certify>`, the smoothcert
+        version, ``sampling``, ``n0``, ``n``, ``alpha``, ``norm``, the sigma strategy, the noise
+        seed ``seed_`` and a SHA-256 ``model`` fingerprint of the module's weights. Kept by
+        slicing; :meth:`concatenate` keeps it when all parts agree and lists the parts'
+        (``{"parts": [...]}``) otherwise. :func:`~smoothcert.write_results` writes it beside the
+        results file.
 
     Examples
     --------
@@ -234,6 +242,7 @@ class Certificates:
     abstain_label: object = -1
     n_used: np.ndarray = None
     stop_reason: np.ndarray = None
+    provenance: dict = None
 
     def __post_init__(self):
         # The constructor only fills defaults (rows are sliced and stacked through it, and consumers
@@ -249,6 +258,10 @@ class Certificates:
             object.__setattr__(self, "n_used", np.full(n, -1, dtype=np.int64))
         if self.stop_reason is None:
             object.__setattr__(self, "stop_reason", np.full(n, "", dtype="<U11"))
+        if self.provenance is None:
+            object.__setattr__(self, "provenance", {})
+        elif not isinstance(self.provenance, dict):
+            raise TypeError(f"Certificates: provenance must be a dict, got {type(self.provenance).__name__}.")
 
     @classmethod
     def from_arrays(cls, *, label, norm, sigma, center, alpha, memory_entry=None, abstain_label=-1, **arrays):
@@ -411,6 +424,9 @@ class Certificates:
         labels = [np.asarray(p.label) for p in parts]
         dtype = _label_dtype(*(label.dtype for label in labels))
         merged["label"] = np.concatenate([label.astype(dtype) for label in labels])
+        records = [p.provenance for p in parts]
+        if any(record != records[0] for record in records[1:]):
+            merged["provenance"] = {"parts": records}  # several runs: keep each record, claim none
         return cls(**merged)
 
     def __len__(self):
@@ -528,5 +544,5 @@ class Certificates:
         else:
             columns["sigma"] = self.sigma
         frame = pd.DataFrame(columns)
-        frame.attrs.update(norm=self.norm, alpha=self.alpha)
+        frame.attrs.update(norm=self.norm, alpha=self.alpha, provenance=self.provenance)
         return frame

@@ -21,7 +21,7 @@ __all__ = ["certify_in_chunks", "fingerprint"]
 FORMAT = "smoothcert-certify-checkpoint"
 VERSION = 2  # 2: parts carry n_used and stop_reason (sampling modes)
 _SCALARS = ("norm", "alpha", "abstain_label")
-_REBUILT = ("center", "label")  # not stored: rebuilt on load from X and from class_index
+_REBUILT = ("center", "label", "provenance")  # not stored: rebuilt from X, class_index and the estimator
 
 
 def fingerprint(estimator, X):

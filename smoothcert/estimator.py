@@ -1,7 +1,9 @@
 """SmoothedClassifier: a randomized-smoothing classifier behind scikit-learn's API."""
 
 import copy
+import dataclasses
 import functools
+import hashlib
 import inspect
 import os
 import warnings
@@ -470,6 +472,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         layout = torch.channels_last if len(self.input_shape_) == 3 else torch.contiguous_format
         self.module_ = module.eval().to(memory_format=layout)
         vars(self).pop("batch_size_", None)  # a calibrated batch size belongs to the previous model
+        vars(self).pop("_model_digest", None)
 
     def _use_pretrained(self, X):
         """Set the fitted state around the trained ``module`` as it is, from the inputs of a first call."""
@@ -733,7 +736,22 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
                 labels=lambda class_index, abstained: self._with_abstain(self.classes_[np.maximum(class_index, 0)], abstained),
             )
         memory = self._fitted_memory()
-        return certificates if memory is None else memory.resolve(certificates, store=True)
+        certificates = certificates if memory is None else memory.resolve(certificates, store=True)
+        return dataclasses.replace(certificates, provenance=self._provenance())
+
+    def _provenance(self):
+        """How this estimator certifies: what a results file should say about the run that made it."""
+        from . import __version__  # the package is loaded by the time anything certifies
+        if "_model_digest" not in vars(self):  # hashed once per fitted module
+            h = hashlib.sha256()
+            for tensor in self.module_.state_dict().values():
+                h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            self._model_digest = h.hexdigest()
+        return {
+            "smoothcert": __version__, "sampling": self.sampling, "n0": self.n0, "n": self.n, "alpha": self.alpha,
+            "norm": self.norm, "sigma": repr(self.sigma_), "seed": self.seed_, "model": self._model_digest,
+            "memory": self.memory_ is not None,
+        }
 
     def _certify_rows(self, X):
         """Certificates of validated rows ``X`` (numpy), before any memory."""

@@ -15,7 +15,9 @@ original ``analyze.py``.
 
 import csv
 import datetime
+import json
 import math
+import os
 import re
 from dataclasses import dataclass
 from numbers import Real
@@ -104,6 +106,9 @@ class CertificationResults:
     n_used : ndarray of int64 of shape (n_inputs,), or None
         The ``n_used`` column (forward passes spent on each input, see
         :attr:`Certificates.n_used <smoothcert.Certificates>`), or ``None`` when the file has none.
+    provenance : dict or None
+        How the certificates were made (:attr:`Certificates.provenance <smoothcert.Certificates>`),
+        read from the file's ``<path>.provenance.json`` companion, or ``None`` without one.
     alpha : float or None, default=None
         Failure probability of each certificate (results files do not store it).
     abstain_label : object, default=-1
@@ -144,6 +149,7 @@ class CertificationResults:
     time: np.ndarray
     sigma: np.ndarray = None
     n_used: np.ndarray = None
+    provenance: dict = None
     alpha: float = None
     abstain_label: object = -1
 
@@ -168,6 +174,8 @@ class CertificationResults:
             checked["sigma"] = _column(self.sigma, "CertificationResults: sigma", n, "float", "sigma")
         if self.n_used is not None:
             checked["n_used"] = _column(self.n_used, "CertificationResults: n_used", n, "int", "n_used")
+        if self.provenance is not None and not isinstance(self.provenance, dict):
+            raise TypeError(f"CertificationResults: provenance must be a dict or None, got {type(self.provenance).__name__}.")
         if self.alpha is not None:
             checked["alpha"] = check_probability(self.alpha, "CertificationResults: alpha")
         abstained = checked["abstained"]
@@ -310,7 +318,10 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     (abstentions as ``predict = -1``, ``time`` as ``H:MM:SS.ffffff``), radii with all their digits.
     With ``extra_columns``, isotropic certificates add Alfarra et al.'s ``sigma`` column (before
     ``time``) and anisotropic ones ANCER's ``radius_proxy`` and ``min_sigma`` columns, and
-    certificates from a sampling run add ``n_used`` (forward passes per input). The file is
+    certificates from a sampling run add ``n_used`` (forward passes per input). The certificates'
+    ``provenance`` (smoothcert version, sampling settings, seed, model fingerprint), when known, is
+    written beside the file as ``<path>.provenance.json``, which Cohen et al.'s tools ignore and
+    :func:`read_results` reads back. The file is
     written to a temporary file and moved into place, so a reader never sees half a file.
 
     Parameters
@@ -418,6 +429,31 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     lines = ["\t".join(header)] + ["\t".join(row) for row in zip(*columns)]
     text = "\n".join(lines) + "\n"
     atomic_write(path, lambda f: f.write(text), binary=False)
+    record = certificates.provenance or None
+    companion = _provenance_path(path)
+    if record is not None:
+        document = json.dumps(record, indent=1, sort_keys=True, default=repr) + "\n"
+        atomic_write(companion, lambda f: f.write(document), binary=False)
+    elif os.path.exists(companion):
+        os.remove(companion)  # a record of an earlier file at this path would describe other rows
+
+
+def _provenance_path(path):
+    return os.fspath(path) + ".provenance.json"
+
+
+def _read_provenance(path):
+    companion = _provenance_path(path)
+    if not os.path.exists(companion):
+        return None
+    try:
+        with open(companion, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{companion!r} (the provenance of {path!r}) is unreadable: {exc}; delete it or fix it.") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{companion!r} must hold a JSON object (the provenance of {path!r}), got {type(record).__name__}.")
+    return record
 
 
 def _parse_labels(texts):
@@ -563,6 +599,7 @@ def read_results(path, *, alpha=None):
         time=_read_numbers(table, "time", "time", where, _parse_time) if "time" in table else np.full(n_rows, np.nan),
         sigma=None if sigma_name is None else _read_numbers(table, sigma_name, "sigma", where),
         n_used=_read_numbers(table, "n_used", "n_used", where, int).astype(np.int64) if "n_used" in table else None,
+        provenance=_read_provenance(path),
         alpha=alpha,
         abstain_label=abstain_label,
     )

@@ -372,6 +372,8 @@ CASES = [
     # -- CertificationResults --------------------------------------------------------------------
     results_case(lambda: results(label=np.array([[3, -1]])), ValueError, "label must be a 1-D array"),
     results_case(lambda: results(label=3), ValueError, "label must be a 1-D array"),
+    results_case(lambda: results(provenance="run 3"), TypeError, "provenance must be a dict or None"),
+    results_case(lambda: results(provenance={"n": 10}), None, lambda r: r.provenance == {"n": 10}),
     results_case(lambda: results(y_true=np.array([3])), ValueError, "y_true must have shape \\(2,\\)"),
     results_case(lambda: results(y_true=None), ValueError, "y_true must have shape \\(2,\\)"),
     results_case(lambda: results(index=np.array([0.0, 1.0])), TypeError, "index must hold integers"),

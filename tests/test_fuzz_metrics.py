@@ -8,6 +8,7 @@ the exception and a predicate on the result instead of a regex (``test_fuzz_cove
 that every name of ``smoothcert.__all__`` has cases).
 """
 
+import dataclasses
 import functools
 import math
 
@@ -233,6 +234,8 @@ CASES = [
     cert(lambda: CERT[[True, False, True]], None, lambda c: len(c) == 2),
     cert(lambda: CERT[-1:], None, lambda c: c.abstained.tolist() == [True]),
     cert(lambda: CERT.to_frame(), None, lambda f: f.shape == (3, 11) and f.attrs["norm"] == "l2"),
+    cert(lambda: dataclasses.replace(CERT, provenance=["n", 10]), TypeError, "provenance must be a dict"),
+    cert(lambda: CERT.provenance, None, lambda p: p == {}),
     cert(lambda: EMPTY.to_frame(), None, lambda f: f.shape == (0, 11)),
     cert(lambda: ANISO.to_frame(), None, lambda f: np.allclose(f["sigma_gm"], 0.5) and "sigma" not in f),
     cert(lambda: ANISO[[]].to_frame(), None, lambda f: f.shape == (0, 12)),

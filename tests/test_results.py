@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from certificate_factory import make_certificates, with_radius
 
+from smoothcert import Certificates
 from smoothcert.metrics import certified_accuracy, certified_accuracy_lower_bound
 from smoothcert.results import CertificationResults, certified_accuracy_table, read_results, write_results
 
@@ -345,3 +346,31 @@ def test_forward_passes_per_input_are_written_and_read_back(tmp_path):
     write_text(tmp_path, HEADER.replace("\ttime", "\tn_used\ttime") + "0\t3\t3\t0.5\t1\t-4\t1.0\n", "bad.tsv")
     with pytest.raises(ValueError, match="n_used must be an int >= 0"):
         read_results(tmp_path / "bad.tsv")
+
+
+def test_provenance_is_recorded_beside_the_file_and_read_back(tmp_path):
+    from linear_models import smoothed_linear
+
+    X = np.zeros((3, 2), np.float32)
+    X[:, 0] = [0.5, -0.5, 1.0]
+    clf = smoothed_linear((1.0, 0.0), 0.0, n=500, n0=20, device="cpu", sampling="sequential", radii=(0.1,))
+    cert = clf.certify(X)
+    record = cert.provenance
+    assert record["sampling"] == "sequential" and record["n"] == 500 and record["seed"] == clf.seed_
+    assert len(record["model"]) == 64 and record["smoothcert"]
+    assert cert[:1].provenance == record and cert.to_frame().attrs["provenance"] == record
+    assert clf.set_params(batch_size=7).certify(X).provenance == record  # settings of the run, not of speed
+    path = tmp_path / "run.tsv"
+    write_results(path, cert, [1, 0, 1])
+    assert read_results(path).provenance == record
+    assert "provenance" not in path.read_text()  # Cohen's columns stay as his tools read them
+    # Rows of two runs keep both records and claim neither.
+    other = clf.set_params(n=600).certify(X)
+    assert Certificates.concatenate([cert, other]).provenance == {"parts": [record, other.provenance]}
+    # Overwriting with certificates of unknown provenance removes the old record.
+    write_results(path, make_certificates([0.5], [1]), [1])
+    assert read_results(path).provenance is None
+    write_results(path, cert, [1, 0, 1])
+    (tmp_path / "run.tsv.provenance.json").write_text("{not json")
+    with pytest.raises(ValueError, match="provenance of .* is unreadable"):
+        read_results(path)
