@@ -70,11 +70,13 @@ SECTION_ORDER = [
     "smoothcert.planning",
     "smoothcert.pipeline",
     "smoothcert.training",
+    "smoothcert.recipes",
     "smoothcert.models",
     "smoothcert.noise",
     "smoothcert.procedures",
     "smoothcert.simulation",
     "smoothcert.engine",
+    "smoothcert.checkpoint",
     "smoothcert.bounds",
     "smoothcert.sampling",
     "smoothcert.geometry",
@@ -121,16 +123,31 @@ def _write_api_page(path):
         "``smoothcert.bounds.max_p_lower``.",
         "",
     ]
-    for section, names in _api_sections():
-        title = section
-        summary = (importlib.import_module(section).__doc__ or "").strip().split("\n\n")[0]
-        lines += [title, "-" * len(title), "", f".. py:module:: {section}", "", summary, ""]
-        # Autosummary resolves entries against the current module: keep it at the package, so
-        # that top-level names and module paths both resolve.
-        lines += [".. currentmodule:: smoothcert", "", ".. autosummary::", "   :toctree: generated/"]
-        lines += ["   :nosignatures:", ""]
-        lines += [f"   {name}" for name in sorted(names, key=lambda n: (n.split(".")[-1][0].islower(), n.lower()))]
-        lines += [""]
+    # Public names (``from smoothcert import ...``) first, then the modules' building blocks.
+    parts = [
+        ("Public API", "What ``import smoothcert`` gives, by module.", lambda name: "." not in name),
+        ("Building blocks", "Module-level functions and classes for advanced use and extensions "
+         "(engine, procedures, bounds, noise, geometry, ...).", lambda name: "." in name),
+    ]
+    declared = set()
+    for part, blurb, keep in parts:
+        lines += [part, "-" * len(part), "", blurb, ""]
+        for section, names in _api_sections():
+            names = [name for name in names if keep(name)]
+            if not names:
+                continue
+            summary = (importlib.import_module(section).__doc__ or "").strip().split("\n\n")[0]
+            lines += [section, "~" * len(section), ""]
+            if section not in declared:
+                lines += [f".. py:module:: {section}", ""]
+                declared.add(section)
+            lines += [summary, ""]
+            # Autosummary resolves entries against the current module: keep it at the package, so
+            # that top-level names and module paths both resolve.
+            lines += [".. currentmodule:: smoothcert", "", ".. autosummary::", "   :toctree: generated/"]
+            lines += ["   :nosignatures:", ""]
+            lines += [f"   {name}" for name in sorted(names, key=lambda n: (n.split(".")[-1][0].islower(), n.lower()))]
+            lines += [""]
     text = "\n".join(lines)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Rewrite only on change, so Sphinx's incremental builds stay incremental.
