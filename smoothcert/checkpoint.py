@@ -34,9 +34,16 @@ def fingerprint(estimator, X):
     # classes_ names the labels: the same weights fitted on renamed classes give other labels.
     classes = [repr(c) for c in estimator.classes_.tolist()]
     h.update(json.dumps([estimator.seed_, estimator.device_.type, settings, X.shape, classes]).encode())
-    for tensor in estimator.module_.state_dict().values():
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    hash_weights(h, estimator.module_)
     return h.hexdigest()
+
+
+def hash_weights(h, module):
+    """Feed the values of ``module``'s parameters and buffers to the hash ``h`` (values only: a new
+    process with the same weights gives the same hash)."""
+    for tensor in module.state_dict().values():
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h
 
 
 def _load_part(path, center, labels):

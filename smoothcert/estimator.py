@@ -31,7 +31,7 @@ from ._validation import (
 )
 from .bounds import ClopperPearson, binomial_test_pvalue
 from .certificates import Certificates, replace_labels
-from .checkpoint import certify_in_chunks, fingerprint
+from .checkpoint import certify_in_chunks, fingerprint, hash_weights
 from .engine import MonteCarloEngine
 from .exceptions import SoundnessWarning
 from .memory import CertificateMemory
@@ -743,10 +743,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         """How this estimator certifies: what a results file should say about the run that made it."""
         from . import __version__  # the package is loaded by the time anything certifies
         if "_model_digest" not in vars(self):  # hashed once per fitted module
-            h = hashlib.sha256()
-            for tensor in self.module_.state_dict().values():
-                h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-            self._model_digest = h.hexdigest()
+            self._model_digest = hash_weights(hashlib.sha256(), self.module_).hexdigest()
         return {
             "smoothcert": __version__, "sampling": self.sampling, "n0": self.n0, "n": self.n, "alpha": self.alpha,
             "norm": self.norm, "sigma": repr(self.sigma_), "seed": self.seed_, "model": self._model_digest,
