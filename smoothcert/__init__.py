@@ -16,7 +16,7 @@ from .planning import max_certifiable_radius, min_samples_for_radius
 from .plotting import CertifiedAccuracyDisplay
 from .recipes import MACER, NoiseAugmentation, SmoothAdv, TrainingRecipe
 from .results import CertificationResults, certified_accuracy_table, read_results, write_results
-from .sigma import AncerSigma, FixedSigma, IsotropicSigma, SigmaOptimizer
+from .sigma import AncerSigma, DualSigma, FixedSigma, IsotropicSigma, SigmaOptimizer
 from .simulation import simulate_certify
 from .training import NoiseAugmentedNet
 
@@ -30,6 +30,7 @@ __all__ = [
     "FixedSigma",
     "IsotropicSigma",
     "AncerSigma",
+    "DualSigma",
     "certified_accuracy",
     "average_certified_radius",
     "certified_accuracy_scorer",

@@ -22,6 +22,8 @@ _ROW_KINDS = {
     "memory_entry": ("iu", "integers"),
     "n_used": ("iu", "integers"),
     "stop_reason": ("U", "strings"),
+    "radius_sigma": ("iuf", "real numbers"),
+    "radius_class": ("iuf", "real numbers"),
 }
 # Values no certificate has: the metrics would count a nan or negative radius as certified.
 _ROW_RULES = {
@@ -31,9 +33,14 @@ _ROW_RULES = {
     "proxy_radius": ("finite and >= 0", lambda v: np.isfinite(v) & (v >= 0)),
     # -inf is the volume of an empty region (an abstention); nan and +inf are no volume.
     "log_volume": ("a number or -inf (not nan or +inf)", lambda v: ~np.isnan(v) & (v < np.inf)),
+    # nan: not a DualSigma certificate; +inf: a level certified everywhere (one level).
+    "radius_sigma": ("nan (unknown) or >= 0 (+inf allowed)", lambda v: np.isnan(v) | (v >= 0)),
+    "radius_class": ("nan (unknown) or finite and >= 0", lambda v: np.isnan(v) | (np.isfinite(v) & (v >= 0))),
 }
 # Fields that from_arrays fills in when they are left out (or None).
-_OPTIONAL = ("memory_entry", "n_used", "stop_reason")
+_OPTIONAL = ("memory_entry", "n_used", "stop_reason", "radius_sigma", "radius_class")
+# The two parts of a DualSigma certificate (nan for other strategies).
+_DUAL_FIELDS = ("radius_sigma", "radius_class")
 
 
 def _label_dtype(*dtypes):
@@ -204,6 +211,13 @@ class Certificates:
         sampling abstains on its pilot), ``"converged"`` (adaptive sampling: fewer samples give
         the radius of ``n`` within the tolerance); ``""`` where unknown. See
         :mod:`smoothcert.procedures`.
+    radius_sigma : ndarray of float64, shape (n_inputs,)
+        :class:`~smoothcert.DualSigma`: the radius within which the selector's choice of the
+        noise level is certified constant (``inf`` with one level); ``nan`` for other strategies.
+    radius_class : ndarray of float64, shape (n_inputs,)
+        :class:`~smoothcert.DualSigma`: the radius the chosen level's expert certifies (``0``
+        where it abstains or did not run); ``radius`` is ``min(radius_sigma, radius_class)`` and
+        ``gap`` is ``radius / sigma``. ``nan`` for other strategies.
     provenance : dict
         How the certificates were made, for the record (``{}`` where unknown): from
         :meth:`SmoothedClassifier.certify <smoothcert.SmoothedClassifier.certify>`, the smoothcert
@@ -242,6 +256,8 @@ class Certificates:
     abstain_label: object = -1
     n_used: np.ndarray = None
     stop_reason: np.ndarray = None
+    radius_sigma: np.ndarray = None
+    radius_class: np.ndarray = None
     provenance: dict = None
 
     def __post_init__(self):
@@ -258,6 +274,9 @@ class Certificates:
             object.__setattr__(self, "n_used", np.full(n, -1, dtype=np.int64))
         if self.stop_reason is None:
             object.__setattr__(self, "stop_reason", np.full(n, "", dtype="<U11"))
+        for name in _DUAL_FIELDS:
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.full(n, np.nan))
         if self.provenance is None:
             object.__setattr__(self, "provenance", {})
         elif not isinstance(self.provenance, dict):
@@ -270,8 +289,8 @@ class Certificates:
         Parameters
         ----------
         label, norm, sigma, center, alpha, memory_entry, abstain_label, **arrays
-            The fields (see the class), as arrays or array-likes; ``n_used`` and ``stop_reason``
-            may be left out.
+            The fields (see the class), as arrays or array-likes; ``n_used``, ``stop_reason``,
+            ``radius_sigma`` and ``radius_class`` may be left out.
 
         Returns
         -------
@@ -491,6 +510,11 @@ class Certificates:
         return rows
 
     @property
+    def dual(self):
+        """Whether the rows are DualSigma certificates (``radius_sigma`` and ``radius_class`` known)."""
+        return bool(len(self)) and not np.isnan(self.radius_class).any()
+
+    @property
     def anisotropic(self):
         """Whether ``sigma`` has one scale per input dimension."""
         return self.sigma.ndim > 1
@@ -520,7 +544,8 @@ class Certificates:
         """The per-row scalars as a :class:`pandas.DataFrame` (needs pandas).
 
         Per-dimension ``sigma`` is summarised by its minimum (``sigma_min``) and geometric mean
-        (``sigma_gm``); ``center`` is left out.
+        (``sigma_gm``); ``center`` is left out; ``radius_sigma`` and ``radius_class`` are columns
+        of DualSigma certificates.
         """
         import pandas as pd
 
@@ -536,6 +561,8 @@ class Certificates:
             "n_used": self.n_used,
             "stop_reason": self.stop_reason,
         }
+        if self.dual:
+            columns.update(radius_sigma=self.radius_sigma, radius_class=self.radius_class)
         if self.anisotropic:
             # An explicit row width: numpy cannot infer -1 for zero rows.
             flat = self.sigma.reshape(len(self), int(np.prod(self.sigma.shape[1:]))).astype(np.float64)

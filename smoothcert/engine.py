@@ -6,6 +6,7 @@ once for ``"auto"``), the per-input noise streams and the sharding of rows over 
 is the single place where a device-specific fast path goes.
 """
 
+import copy
 import functools
 import weakref
 from contextlib import contextmanager
@@ -88,6 +89,13 @@ class MonteCarloEngine:
         self.n_jobs = n_jobs
         self._update = None  # the open progress bar's update, see progress()
 
+    def with_module(self, module, n_classes):
+        """An engine with the same noise, seed, device and settings for another ``module`` (a
+        DualSigma expert or selector); its ``"auto"`` batch size is calibrated for that module."""
+        engine = copy.copy(self)
+        engine.module, engine.n_classes = module, n_classes
+        return engine
+
     def keys(self, X):
         """Per-input noise-stream keys of validated rows ``X`` (numpy)."""
         return input_keys(X, self.seed)
@@ -164,7 +172,8 @@ class MonteCarloEngine:
         n_shards = min(len(X), joblib.effective_n_jobs(self.n_jobs))
         if n_shards <= 1:
             return [function(self, X)]
-        self.resolve_batch_size(self.to_device(X[:1]))
+        if not hasattr(self.module, "experts"):  # a DualModel's networks are calibrated one by one, where used
+            self.resolve_batch_size(self.to_device(X[:1]))
         return joblib.Parallel(n_jobs=self.n_jobs)(
             joblib.delayed(function)(self, part) for part in np.array_split(X, n_shards)
         )

@@ -35,14 +35,15 @@ from .checkpoint import certify_in_chunks, fingerprint, hash_weights
 from .engine import MonteCarloEngine
 from .exceptions import SoundnessWarning
 from .memory import CertificateMemory
-from .models import MLP, Normalize
+from .models import MLP, CallableSelector, DualModel, Normalize
 from .noise import get_noise
-from .procedures import certify_rows, noise_scales, vote_counts
+from .procedures import certify_dual_rows, certify_rows, dual_vote_counts, level_radii, noise_scales, vote_counts
 from .recipes import make_recipe
 from .sampling import Stage, check_scores
 from .sigma import FixedSigma, SigmaOptimizer
 from .sigma.base import check_scale
-from .training import NoiseAugmentedNet
+from .sigma.dual import is_dual
+from .training import NoiseAugmentedNet, SelectorNet, soft_level_labels
 
 __all__ = ["SmoothedClassifier"]
 
@@ -414,24 +415,73 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"X and y must have the same number of samples, got {len(X)} and {len(y)}.")
         check_classification_targets(y)
         y_encoded = self._set_classes(y)
-        n_classes = len(self.classes_)
         training = make_recipe(self.training, "training")
         training.check_params(self.noise_)
         with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(self.seed_)
-            # With max_epochs=0 this only initialises the net (and the per-sample scales).
-            net = self._make_net(n_classes, training).initialize()
-            self._check_module_output(net.module_, X[:2], n_classes)  # before training, for a clear error
             try:
-                self.net_ = net.partial_fit(X, y_encoded.astype(np.int64))
+                if is_dual(self.sigma_):
+                    module = self._fit_dual(X, y_encoded.astype(np.int64), training)
+                    self.net_, self.train_sigma_ = None, None
+                else:
+                    self.net_ = self._train_net(X, y_encoded.astype(np.int64), training, self.sigma_)
+                    module, self.train_sigma_ = self.net_.module_, self.net_.train_sigma_
             except BaseException:
                 # A failed refit (e.g. diverged training) must not leave an earlier model that certifies.
                 for name in ("module_", "net_", "train_sigma_", "batch_size_"):
                     vars(self).pop(name, None)
                 raise
-        self._set_module(self.net_.module_)
-        self.train_sigma_ = self.net_.train_sigma_
+        self._set_module(module)
         return self
+
+    def _train_net(self, X, y, training, sigma):
+        """A NoiseAugmentedNet trained on ``(X, y)`` with the ``sigma`` strategy (``max_epochs=0``: initialised only)."""
+        net = self._make_net(len(self.classes_), training, sigma).initialize()
+        self._check_module_output(net.module_, X[:2], len(self.classes_))  # before training, for a clear error
+        return net.partial_fit(X, y)
+
+    def _fit_dual(self, X, y, training):
+        """DualSigma's networks: an expert per level (trained here unless given), then the selector trained
+        on soft labels from the experts' radii (see :class:`~smoothcert.DualSigma`)."""
+        strategy = self.sigma_
+        levels = strategy.checked_levels()
+        if strategy.experts is None:
+            strategy.expert_nets_ = [self._train_net(X, y, training, FixedSigma(level)) for level in levels]
+            experts = [net.module_ for net in strategy.expert_nets_]
+        else:
+            strategy.expert_nets_ = None
+            experts = self._given_experts()
+        model, trainable = self._dual_model(X, experts)
+        strategy.selector_net_ = None
+        if trainable:
+            engine = self._engine(model.eval())
+            radii = level_radii(engine, X, y, levels=levels, num=strategy.n_label, alpha=self.alpha, bound=ClopperPearson())
+            net = SelectorNet(
+                model.selector, noise=self.noise_, sigma=strategy.selector_scale(), consistency=strategy.consistency,
+                lr=strategy.selector_lr, max_epochs=strategy.selector_epochs, batch_size=self.train_batch_size,
+                train_split=None, device=self.device_, verbose=self.verbose,
+            )
+            strategy.selector_net_ = net.fit(X, soft_level_labels(radii, strategy.temperature))
+            model.selector = net.module_
+        return model
+
+    def _given_experts(self):
+        """Copies of DualSigma's trained ``experts`` (with the normalisation layer when ``normalize`` is set)."""
+        return [self._normalized(copy.deepcopy(expert)) for expert in self.sigma_.experts]
+
+    def _normalized(self, module):
+        return module if self.normalize is None else torch.nn.Sequential(Normalize(*self.normalize), module)
+
+    def _dual_model(self, X, experts):
+        """The DualModel of ``experts`` and a fresh selector, checked on a few inputs; and whether the selector trains."""
+        selector, trainable = self.sigma_.make_selector(int(np.prod(self.input_shape_)))
+        if not isinstance(selector, CallableSelector):
+            selector = self._normalized(selector)
+        model = DualModel(experts, selector).to(self.device_)
+        for expert in model.experts:
+            self._check_module_output(expert, X[:2], len(self.classes_))
+        self._check_module_output(model.selector, X[:2], len(self.sigma_.checked_levels()), role="DualSigma selector")
+        return model, trainable
 
     def _prepare(self, X):
         """Validate the parameters and ``X`` and set the fitted state that does not need labels."""
@@ -488,6 +538,16 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         net = self._skorch_net() if isinstance(self.module, NeuralNet) else None
         module = self._build_module(len(self.classes_), net).to(self.device_)
         self._check_module_output(module, X[:2], len(self.classes_))
+        if is_dual(self.sigma_):
+            levels = self.sigma_.checked_levels()
+            experts = [copy.deepcopy(module) for _ in levels] if self.sigma_.experts is None else self._given_experts()
+            module, trainable = self._dual_model(X, experts)
+            if trainable:
+                raise NotFittedError(
+                    f"This {type(self).__name__} is not fitted: DualSigma's selector must be trained; call fit(X, y), "
+                    f"or pass a trained selector module with selector_epochs=0, or a callable selector."
+                )
+            self.sigma_.expert_nets_, self.sigma_.selector_net_ = None, None
         self._set_module(module)
         self.net_ = None
         self.train_sigma_ = None
@@ -523,7 +583,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             )
         return clone(self.module).set_params(**overrides)
 
-    def _make_net(self, n_classes, training):
+    def _make_net(self, n_classes, training, sigma):
         net = self._skorch_net() if isinstance(self.module, NeuralNet) else None
         if net is not None:
             # The user's training settings; the module, the smoothing, device and verbosity are ours.
@@ -547,7 +607,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         return NoiseAugmentedNet(
             module=self._build_module(n_classes, net),
             norm=self.norm,
-            sigma=self.sigma_,
+            sigma=sigma,
             recipe=training,
             update_sigma_every=self.update_sigma_every,
             update_batch_size=None if self.batch_size == "auto" else self.batch_size,
@@ -557,20 +617,21 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             **settings,
         )
 
-    def _check_module_output(self, module, X_few, n_classes):
+    def _check_module_output(self, module, X_few, n_classes, role="module"):
         """One forward pass on a few training rows: the module's failures named here, not deep in training."""
         try:
             with torch.inference_mode():
                 out = module.eval()(torch.as_tensor(X_few, device=self.device_))
         except Exception as exc:
             raise ValueError(
-                f"module failed on a batch of inputs of shape {tuple(X_few.shape)} ({type(exc).__name__}: {exc}); "
+                f"{role} failed on a batch of inputs of shape {tuple(X_few.shape)} ({type(exc).__name__}: {exc}); "
                 f"it must map (batch, *{tuple(X_few.shape[1:])}) inputs to (batch, {n_classes}) scores."
             ) from exc
         if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[0] == len(X_few) and out.shape[1] != n_classes:
+            expected = "y has" if role == "module" else "there are"
             raise ValueError(
-                f"module outputs shape {tuple(out.shape)} for {len(X_few)} inputs, but y has {n_classes} classes; "
-                f"the module must output (batch, {n_classes}) scores."
+                f"{role} outputs shape {tuple(out.shape)} for {len(X_few)} inputs, but {expected} {n_classes} "
+                f"{'classes' if role == 'module' else 'levels'}; the {role} must output (batch, {n_classes}) scores."
             )
         check_scores(out, len(X_few), n_classes)
         if not bool(torch.isfinite(out).all()):
@@ -589,13 +650,14 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         check_params(self)
         return check_X(self, X, reset=False)
 
-    def _engine(self):
-        """The Monte Carlo engine of the fitted module under the current parameters."""
+    def _engine(self, module=None):
+        """The Monte Carlo engine of the fitted module (or ``module``) under the current parameters."""
         batch_size = self.batch_size
-        if batch_size == "auto" and getattr(self, "batch_size_", None) is not None:
+        if batch_size == "auto" and module is None and getattr(self, "batch_size_", None) is not None:
             batch_size = self.batch_size_
         return MonteCarloEngine(
-            self.module_, self.noise_, len(self.classes_), self.seed_, device=self.device_, batch_size=batch_size,
+            self.module_ if module is None else module, self.noise_, len(self.classes_), self.seed_,
+            device=self.device_, batch_size=batch_size,
             precision=self.precision, compile=self.compile, verbose=self.verbose, n_jobs=self.n_jobs,
         )
 
@@ -623,7 +685,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             One scale per input (isotropic) or per input dimension (anisotropic).
         """
         X = self._check_inputs(X)
-        return np.concatenate(self._map_rows(noise_scales, X, strategy=self.sigma_))
+        return np.concatenate(self._map_rows(noise_scales, X, strategy=self.sigma_, num=self.n_predict))
 
     def predict_proba(self, X):
         """Vote frequencies of the ``n_predict`` noisy copies of each input (Monte Carlo ``p_c(x)``).
@@ -636,9 +698,17 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
+        return self._votes(X)[0] / self.n_predict
+
+    def _votes(self, X):
+        """The ``n_predict`` votes per input: the classifier's ``(n, n_classes)`` and, with DualSigma,
+        the selector's ``(n, n_levels)`` (else ``None``)."""
         X = self._check_inputs(X)
-        counts = self._map_rows(vote_counts, X, strategy=self.sigma_, num=self.n_predict, stage=Stage.PREDICTION)
-        return np.concatenate(counts) / self.n_predict
+        settings = dict(strategy=self.sigma_, num=self.n_predict, stage=Stage.PREDICTION)
+        if not is_dual(self.sigma_):
+            return np.concatenate(self._map_rows(vote_counts, X, **settings)), None
+        parts = self._map_rows(dual_vote_counts, X, **settings)
+        return np.concatenate([p["counts"] for p in parts]), np.concatenate([p["selector"] for p in parts])
 
     def predict(self, X, abstain=False):
         """Smoothed prediction: the class with most votes among ``n_predict`` noisy copies.
@@ -664,15 +734,15 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         """
         if not isinstance(abstain, (bool, np.bool_)):
             raise TypeError(f"abstain must be True or False, got {abstain!r}.")
-        counts = self.predict_proba(X) * self.n_predict
-        top2 = np.argsort(-counts, axis=1, kind="stable")[:, :2]
-        labels = self.classes_[top2[:, 0]]
+        counts, selector = self._votes(X)
+        labels = self.classes_[_top_two(counts)[:, 0]]
         entry, stored = self._memory_lookup(X, labels)
         if not abstain:
             return stored
-        rows = np.arange(len(counts))
-        pvalue = binomial_test_pvalue(counts[rows, top2[:, 0]].round(), counts[rows, top2[:, 1]].round())
-        abstained = pvalue > self.alpha
+        alpha_sigma, alpha_c = self.sigma_.split_alpha(self.alpha) if selector is not None else (0.0, self.alpha)
+        abstained = _tie_pvalue(counts) > alpha_c
+        if selector is not None and selector.shape[1] > 1:  # PREDICT on the selector too, at its share of alpha
+            abstained |= _tie_pvalue(selector) > alpha_sigma
         if self.memory_ is not None and self.memory_.inside_rule == "abstain":
             # The stored region's label or an abstention, never another label.
             return self._with_abstain(labels, abstained | ((entry >= 0) & (stored != labels)))
@@ -716,7 +786,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         """
         X = self._check_inputs(X)
         check_sample_size(self.n, self.alpha)
-        if self.sigma_.data_dependent and self.memory is None:
+        if self.sigma_.data_dependent and not is_dual(self.sigma_) and self.memory is None:
             warnings.warn(
                 f"{type(self.sigma_).__name__} chooses the noise scales per input: its certificates describe "
                 f"g_sigma(x) for the input's own sigma, not the classifier x -> g_sigma(x)(x), and are only "
@@ -756,12 +826,13 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             sampling=self.sampling, n0=self.n0, n=self.n, alpha=self.alpha, bound=ClopperPearson(), radii=self.radii,
             looks=self.looks, radius_tolerance=self.radius_tolerance, pilot=self.pilot,
         )
-        parts = self._map_rows(certify_rows, X, strategy=self.sigma_, **settings)
+        procedure = certify_dual_rows if is_dual(self.sigma_) else certify_rows
+        parts = self._map_rows(procedure, X, strategy=self.sigma_, **settings)
         raw = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
-        abstained = raw["p_lower"] <= 0.5
+        abstained = raw["p_lower"] <= 0.5  # DualSigma: 0 where the selector abstains
         top = raw["class_index"]
         return Certificates.from_gap(
-            gap=self.noise_.gap(raw["p_lower"]),
+            gap=raw["gap"] if "gap" in raw else self.noise_.gap(raw["p_lower"]),
             sigma=raw["sigma"].astype(np.float32),
             norm=self.norm,
             center=X,
@@ -773,4 +844,18 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             abstain_label=self.abstain_label,
             n_used=raw["n_used"],
             stop_reason=raw["stop_reason"],
+            radius_sigma=raw.get("radius_sigma"),
+            radius_class=raw.get("radius_class"),
         )
+
+
+def _top_two(counts):
+    """Per row, the indices of the two largest counts (ties to the lower index)."""
+    return np.argsort(-counts, axis=1, kind="stable")[:, :2]
+
+
+def _tie_pvalue(counts):
+    """PREDICT's two-sided binomial p-value of a tie between each row's top two counts."""
+    top2 = _top_two(counts)
+    rows = np.arange(len(counts))
+    return binomial_test_pvalue(counts[rows, top2[:, 0]], counts[rows, top2[:, 1]])

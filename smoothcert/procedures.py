@@ -11,6 +11,8 @@ stopped. The certified region then follows from ``(p_lower, sigma, norm)`` alone
   ``K`` looks, see :func:`look_levels`), so any stopping rule keeps the guarantee.
 * :func:`certify_adaptive`: plans the number of estimation samples of each input from a pilot,
   then draws them fresh; given the pilot the bound is Cohen's, no correction needed.
+* :func:`certify_dual_rows`: dual randomized smoothing (:class:`~smoothcert.DualSigma`): any of
+  the above on the smoothed level selector, then on the chosen level's expert.
 
 Stop reasons: ``"max_samples"`` (drew the largest ``n``), ``"certified"`` / ``"abstained"``
 (sequential: stopped early with every decision clear; adaptive: ``"abstained"`` when the pilot
@@ -19,9 +21,11 @@ radius of ``n`` within the tolerance).
 """
 
 import numpy as np
+import torch
 
 from .noise import scale_summary
 from .sampling import Stage
+from .sigma.dual import is_dual
 
 __all__ = [
     "SAMPLING_MODES",
@@ -32,6 +36,9 @@ __all__ = [
     "certify_fixed",
     "certify_sequential",
     "certify_adaptive",
+    "certify_dual_rows",
+    "dual_vote_counts",
+    "level_radii",
     "resolve_looks",
     "look_levels",
     "probability_thresholds",
@@ -237,9 +244,14 @@ def probability_thresholds(noise, radii, min_scale, n, alpha_last):
     return np.where(p < alpha_last ** (1.0 / n), p, np.nan)
 
 
-def noise_scales(engine, X, *, strategy):
-    """The checked noise scales (float32 numpy) that ``strategy`` chooses for validated rows ``X``."""
+def noise_scales(engine, X, *, strategy, num):
+    """The checked noise scales (float32 numpy) that ``strategy`` chooses for validated rows ``X``
+    (a DualSigma level from ``num`` selector votes, as :func:`dual_vote_counts` chooses it)."""
     X_t = engine.to_device(X)
+    if is_dual(strategy):
+        batch_size = engine.with_module(engine.module.selector, len(strategy.checked_levels())).resolve_batch_size(X_t)
+        return strategy.scales(engine.module, X_t, noise=engine.noise, keys=engine.keys(X), batch_size=batch_size,
+                               num=num, stage=Stage.PREDICTION).cpu().numpy()
     return engine.scales(strategy, X_t, engine.keys(X)).detach().cpu().numpy()
 
 
@@ -248,6 +260,127 @@ def vote_counts(engine, X, *, strategy, num, stage):
     keys = engine.keys(X)
     X_t = engine.to_device(X)
     return engine.counts(X_t, engine.scales(strategy, X_t, keys), keys, num, stage)
+
+
+def _on_device(values, X_t):
+    return torch.as_tensor(values, device=X_t.device)
+
+
+def _by_level(engine, chosen, rows, levels, run):
+    """``run(expert_engine, level_rows, scales)`` for the ``rows`` of each level, on that level's expert."""
+    for i in np.unique(chosen[rows]):
+        level_rows = rows[chosen[rows] == i]
+        run(engine.with_module(engine.module.experts[i], engine.n_classes), level_rows,
+            np.full(len(level_rows), levels[i], dtype=np.float32))
+
+
+def dual_vote_counts(engine, X, *, strategy, num, stage):
+    """DualSigma's votes for validated rows ``X``: the selector's ``(n_inputs, n_levels)`` and the
+    chosen level's expert's ``(n_inputs, n_classes)``, ``num`` noisy copies each.
+
+    The level is the selector's majority (the selector's own sub-streams of ``stage``); with one
+    level the selector is constant and all its votes go to level 0 without sampling.
+
+    Returns
+    -------
+    votes : dict of ndarray
+        ``selector`` and ``counts``.
+    """
+    keys = engine.keys(X)
+    X_t = engine.to_device(X)
+    levels = strategy.checked_levels()
+    if len(levels) == 1:
+        selector_votes = np.zeros((len(X), 1), dtype=np.int64)
+        selector_votes[:, 0] = num
+    else:
+        selector = engine.with_module(engine.module.selector, len(levels))
+        scale = _on_device(np.full(len(X), strategy.selector_scale(), np.float32), X_t)
+        selector_votes = selector.counts(X_t, scale, strategy.selector_keys(keys), num, stage)
+    counts = np.zeros((len(X), engine.n_classes), dtype=np.int64)
+
+    def run(expert, rows, sigma):
+        counts[rows] = expert.counts(X_t[rows], _on_device(sigma, X_t), [keys[j] for j in rows], num, stage)
+
+    _by_level(engine, selector_votes.argmax(axis=1), np.arange(len(X)), levels, run)
+    return {"selector": selector_votes, "counts": counts}
+
+
+def certify_dual_rows(engine, X, *, strategy, sampling, alpha, **settings):
+    """Dual randomized smoothing of validated rows ``X``: CERTIFY on the selector, then on the chosen expert.
+
+    The ``sampling`` procedure runs on the selector smoothed at ``strategy.selector_scale()``
+    (its own noise sub-streams, failure probability ``alpha_sigma``), giving each input's level
+    and ``radius_sigma``; then on the chosen level's expert (the classifier's streams, as a
+    fixed-sigma run at that level, failure probability ``alpha_c``) for the inputs whose level is
+    certified, giving ``radius_class``. Where the level is not certified the expert is not run
+    and the input abstains. The reported ``gap`` is ``min(radius_sigma, radius_class) / sigma``.
+
+    Returns
+    -------
+    result : dict of ndarray
+        As :func:`certify_rows`, with ``gap``, ``radius_sigma`` and ``radius_class``; ``n_used``
+        counts the selector's samples and the expert's.
+    """
+    keys = engine.keys(X)
+    X_t = engine.to_device(X)
+    levels = strategy.checked_levels()
+    alpha_sigma, alpha_c = strategy.split_alpha(alpha)
+    per_part = (settings["pilot"] if sampling == "adaptive" else settings["n0"]) + settings["n"]
+    n_rows = len(X)
+    with engine.progress(n_rows * per_part * min(2, len(levels)), f"certify {n_rows} inputs ({sampling}, DualSigma)"):
+        if len(levels) == 1:  # a constant selector: certified everywhere, without samples
+            chosen, radius_sigma = np.zeros(n_rows, dtype=np.int64), np.full(n_rows, np.inf)
+            result = _result(chosen.copy(), np.zeros(n_rows), np.zeros(n_rows), np.full(n_rows, ""))
+        else:
+            selector = engine.with_module(engine.module.selector, len(levels))
+            scale = np.full(n_rows, strategy.selector_scale(), dtype=np.float32)
+            result = run_procedure(selector, X_t, _on_device(scale, X_t), strategy.selector_keys(keys), scale,
+                                   sampling=sampling, alpha=alpha_sigma, **settings)
+            chosen = result["class_index"].copy()
+            radius_sigma = engine.noise.gap(result["p_lower"]) * scale
+            result["class_index"][:], result["p_lower"][:] = 0, 0.0  # the classifier's, where its expert runs
+
+        def run(expert, rows, sigma):
+            part = run_procedure(expert, X_t[rows], _on_device(sigma, X_t), [keys[j] for j in rows], sigma,
+                                 sampling=sampling, alpha=alpha_c, **settings)
+            for name in ("class_index", "p_lower", "stop_reason"):
+                result[name][rows] = part[name]
+            result["n_used"][rows] += part["n_used"]
+
+        _by_level(engine, chosen, np.flatnonzero(radius_sigma > 0), levels, run)
+    sigma = np.asarray(levels, dtype=np.float32)[chosen]
+    gap_class = engine.noise.gap(result["p_lower"])
+    result.update(sigma=sigma, radius_sigma=radius_sigma, radius_class=gap_class * sigma,
+                  gap=np.minimum(gap_class, radius_sigma / sigma))
+    return result
+
+
+def level_radii(engine, X, y, *, levels, num, alpha, bound):
+    """Per training input and level, the radius at which that level's expert certifies the true class.
+
+    From ``num`` samples of the optimisation stream (independent of certification's); ``0`` where the
+    expert's majority is another class. DualSigma's soft labels are made from these.
+
+    Parameters
+    ----------
+    y : ndarray of int, shape (n_inputs,)
+        True classes as output indices.
+
+    Returns
+    -------
+    radii : ndarray of float64, shape (n_inputs, len(levels))
+    """
+    keys = engine.keys(X)
+    X_t = engine.to_device(X)
+    radii = np.zeros((len(X), len(levels)))
+    rows = np.arange(len(X))
+    for i, level in enumerate(levels):
+        expert = engine.with_module(engine.module.experts[i], engine.n_classes)
+        scale = np.float32(level)
+        counts = expert.counts(X_t, _on_device(np.full(len(X), scale), X_t), keys, num, Stage.OPTIMIZATION)
+        p_lower = bound.lower(counts[rows, y], num, alpha)
+        radii[:, i] = np.where(counts.argmax(axis=1) == y, engine.noise.gap(p_lower) * scale, 0.0)
+    return radii
 
 
 def certify_rows(engine, X, *, strategy, sampling, n0, n, alpha, bound, radii, looks, radius_tolerance, pilot):

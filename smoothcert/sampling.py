@@ -15,13 +15,18 @@ import torch
 
 from .noise import GaussianNoise
 
-__all__ = ["Stage", "input_keys", "derive_seed", "count_votes", "check_scores", "noise_block_size", "calibrate_batch_size"]
+__all__ = [
+    "Stage", "SELECTOR_STREAM", "input_keys", "sub_stream_keys", "derive_seed", "count_votes", "check_scores",
+    "noise_block_size", "calibrate_batch_size",
+]
 
 _MASK64 = (1 << 64) - 1
 # Noise for one block is at most this many floats (4 MiB); blocks are a unit of the noise stream,
 # not of the computation, so their size depends only on the input size.
 _BLOCK_ELEMENTS = 1 << 20
 _MAX_BLOCK_SAMPLES = 1024
+# Tag of the selector's sub-streams (see sub_stream_keys); new streams, no existing one changes.
+SELECTOR_STREAM = 0x5E1EC7
 
 
 class Stage:
@@ -91,6 +96,21 @@ def input_keys(X, seed):
         derive_seed(seed, int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little"))
         for row in X
     ]
+
+
+def sub_stream_keys(keys, stream):
+    """Keys of another family of noise streams of the same inputs, independent of ``keys``' own.
+
+    DualSigma's selector draws its noise from ``sub_stream_keys(keys, SELECTOR_STREAM)``: the
+    classifier's streams (keyed by ``keys``) stay exactly those of a fixed-sigma run.
+
+    Examples
+    --------
+    >>> from smoothcert.sampling import SELECTOR_STREAM, sub_stream_keys
+    >>> sub_stream_keys([1, 2], SELECTOR_STREAM) != [1, 2]
+    True
+    """
+    return [derive_seed(key, stream) for key in keys]
 
 
 def noise_block_size(input_numel):

@@ -5,6 +5,9 @@
 scale per training sample: fixed, given by the user (``X={"X": inputs, "sigma": scales}``), or
 re-chosen every ``update_sigma_every`` epochs by a data-dependent
 :class:`~smoothcert.SigmaOptimizer` (Alfarra et al., 2022, "DS training").
+
+:class:`SelectorNet` trains :class:`~smoothcert.DualSigma`'s level selector on the soft labels of
+:func:`soft_level_labels`.
 """
 
 import math
@@ -15,7 +18,7 @@ from numbers import Real
 import numpy as np
 import torch
 from sklearn.base import clone
-from skorch import NeuralNetClassifier
+from skorch import NeuralNet, NeuralNetClassifier
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch.utils.data import Subset
@@ -27,7 +30,7 @@ from .sampling import input_keys
 from .sigma import FixedSigma, SigmaOptimizer
 from .sigma.base import check_scale
 
-__all__ = ["NoiseAugmentedNet"]
+__all__ = ["NoiseAugmentedNet", "SelectorNet", "soft_level_labels"]
 
 
 def _make_sigma(sigma, params):
@@ -397,3 +400,88 @@ class NoiseAugmentedNet(NeuralNetClassifier):
                 f"criterion=torch.nn.CrossEntropyLoss (on a skorch net: NeuralNetClassifier(..., "
                 f"criterion=torch.nn.CrossEntropyLoss)); otherwise end the module in a softmax (not a log-softmax)."
             )
+
+
+def soft_level_labels(radii, temperature=1.0):
+    """DualSigma's soft labels: per input, ``softmax(radii / temperature)`` over the levels.
+
+    Parameters
+    ----------
+    radii : ndarray of shape (n_inputs, n_levels)
+        The radius at which each level's expert certifies the input's true class (0 if not), see
+        :func:`smoothcert.procedures.level_radii`.
+    temperature : float, default=1.0
+        In the units of the radii; smaller is sharper.
+
+    Returns
+    -------
+    labels : ndarray of float32, shape (n_inputs, n_levels)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from smoothcert.training import soft_level_labels
+    >>> print(soft_level_labels(np.array([[0.0, 0.0], [0.0, 1.0]]), temperature=0.5).round(3))
+    [[0.5   0.5  ]
+     [0.119 0.881]]
+    """
+    logits = np.asarray(radii, dtype=np.float64) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    weights = np.exp(logits)
+    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+class SelectorNet(NeuralNet):
+    """skorch net that trains DualSigma's level selector: soft labels, noisy copies, consistency.
+
+    Each step draws ``n_copies`` noisy copies of the batch (the noise family of ``noise`` at scale
+    ``sigma``, the scale that smooths the selector) and minimises the cross-entropy between the
+    soft labels ``y`` and the selector's predictions on every copy, plus ``consistency`` times the
+    mean KL divergence from the copies' average prediction to each copy's (Jeong and Shin's
+    consistency regularisation, 2020), so that the smoothed selector's vote is stable and its
+    certified radius large.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The selector: a batch to one score (logit) per level.
+    noise : GaussianNoise or UniformNoise
+    sigma : float
+        Noise scale of the copies.
+    consistency : float, default=1.0
+        Weight of the consistency term (``0``: cross-entropy only).
+    n_copies : int, default=2
+        Noisy copies per input and step.
+    criterion : torch.nn.Module class, default=torch.nn.KLDivLoss
+        Only for skorch's bookkeeping; the loss is computed in :meth:`train_step_single`.
+    **kwargs
+        skorch :class:`~skorch.NeuralNet` parameters (``lr``, ``max_epochs``, ``batch_size``, ...).
+        Fit it with ``y`` the soft labels, float32 of shape ``(n_inputs, n_levels)``.
+    """
+
+    def __init__(self, module, *, noise, sigma, consistency=1.0, n_copies=2, criterion=torch.nn.KLDivLoss,
+                 optimizer=torch.optim.Adam, **kwargs):
+        super().__init__(module, criterion=criterion, optimizer=optimizer, **kwargs)
+        self.noise = noise
+        self.sigma = sigma
+        self.consistency = consistency
+        self.n_copies = n_copies
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        X, soft = to_tensor(Xi, device=self.device), to_tensor(yi, device=self.device)
+        copies = X.repeat(self.n_copies, *([1] * (X.dim() - 1)))
+        noisy = copies + self.sigma * self.noise.sample(copies.shape, None, copies.device, copies.dtype)
+        log_p = torch.log_softmax(self.infer(noisy, **fit_params), dim=1).view(self.n_copies, len(X), -1)
+        loss = -(soft * log_p).sum(dim=-1).mean()
+        if self.consistency:
+            mean_p = log_p.exp().mean(dim=0)
+            loss = loss + self.consistency * (mean_p * (mean_p.clamp_min(1e-12).log() - log_p)).sum(dim=-1).mean()
+        if not bool(torch.isfinite(loss)):
+            raise ValueError(
+                "the DualSigma selector's training loss is not finite (the selector produced NaN or inf scores); "
+                "lower selector_lr or check the selector module."
+            )
+        loss.backward()
+        return {"loss": loss, "y_pred": log_p[0]}

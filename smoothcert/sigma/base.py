@@ -79,7 +79,10 @@ class SigmaOptimizer(BaseEstimator, ABC):
     ----------
     data_dependent : bool
         Whether the scales depend on the input. Such certificates are only sound for the
-        stateful classifier of :class:`~smoothcert.CertificateMemory`.
+        stateful classifier of :class:`~smoothcert.CertificateMemory`, unless ``certifies_choice``.
+    certifies_choice : bool
+        Whether the strategy certifies its own choice, so that its certificates are sound without
+        memory (:class:`~smoothcert.DualSigma`).
 
     Examples
     --------
@@ -97,6 +100,7 @@ class SigmaOptimizer(BaseEstimator, ABC):
     """
 
     data_dependent = False
+    certifies_choice = False
 
     @abstractmethod
     def base_scale(self):
