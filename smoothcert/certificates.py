@@ -216,8 +216,9 @@ class Certificates:
         noise level is certified constant (``inf`` with one level); ``nan`` for other strategies.
     radius_class : ndarray of float64, shape (n_inputs,)
         :class:`~smoothcert.DualSigma`: the radius the chosen level's expert certifies (``0``
-        where it abstains or did not run); ``radius`` is ``min(radius_sigma, radius_class)`` and
-        ``gap`` is ``radius / sigma``. ``nan`` for other strategies.
+        where it abstains or did not run); ``radius`` is ``min(radius_sigma, radius_class)``
+        (or less, where a memory shrank it) and ``gap`` is ``radius / sigma``. ``nan`` for other
+        strategies.
     provenance : dict
         How the certificates were made, for the record (``{}`` where unknown): from
         :meth:`SmoothedClassifier.certify <smoothcert.SmoothedClassifier.certify>`, the smoothcert

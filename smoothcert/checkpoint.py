@@ -9,6 +9,7 @@ certificates of an uninterrupted one.
 import hashlib
 import json
 import os
+import re
 from dataclasses import fields
 
 import numpy as np
@@ -16,10 +17,10 @@ import numpy as np
 from ._io import atomic_write
 from .certificates import Certificates
 
-__all__ = ["certify_in_chunks", "fingerprint"]
+__all__ = ["certify_in_chunks", "fingerprint", "hash_weights", "stable_repr"]
 
 FORMAT = "smoothcert-certify-checkpoint"
-VERSION = 2  # 2: parts carry n_used and stop_reason (sampling modes)
+VERSION = 3  # 2: parts carry n_used and stop_reason (sampling modes); 3: radius_sigma and radius_class (DualSigma)
 _SCALARS = ("norm", "alpha", "abstain_label")
 _REBUILT = ("center", "label", "provenance")  # not stored: rebuilt from X, class_index and the estimator
 
@@ -29,13 +30,19 @@ def fingerprint(estimator, X):
     and model weights (values only, so a new process with the same fit gets the same hash)."""
     h = hashlib.sha256(np.ascontiguousarray(X).tobytes())
     # random_state is represented by seed_, the value drawn from it: a RandomState's repr holds an address.
-    settings = {k: repr(v) for k, v in sorted(estimator.get_params(deep=True).items())
+    settings = {k: stable_repr(v) for k, v in sorted(estimator.get_params(deep=True).items())
                 if k.split("__")[0] not in ("n_jobs", "batch_size", "verbose", "memory", "device", "random_state")}
     # classes_ names the labels: the same weights fitted on renamed classes give other labels.
     classes = [repr(c) for c in estimator.classes_.tolist()]
     h.update(json.dumps([estimator.seed_, estimator.device_.type, settings, X.shape, classes]).encode())
     hash_weights(h, estimator.module_)
     return h.hexdigest()
+
+
+def stable_repr(value):
+    """``repr(value)`` without memory addresses (a function's ``<function f at 0x...>``), so that the
+    same settings give the same text in every process."""
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
 
 
 def hash_weights(h, module):

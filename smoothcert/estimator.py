@@ -31,7 +31,7 @@ from ._validation import (
 )
 from .bounds import ClopperPearson, binomial_test_pvalue
 from .certificates import Certificates, replace_labels
-from .checkpoint import certify_in_chunks, fingerprint, hash_weights
+from .checkpoint import certify_in_chunks, fingerprint, hash_weights, stable_repr
 from .engine import MonteCarloEngine
 from .exceptions import SoundnessWarning
 from .memory import CertificateMemory
@@ -816,7 +816,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             self._model_digest = hash_weights(hashlib.sha256(), self.module_).hexdigest()
         return {
             "smoothcert": __version__, "sampling": self.sampling, "n0": self.n0, "n": self.n, "alpha": self.alpha,
-            "norm": self.norm, "sigma": repr(self.sigma_), "seed": self.seed_, "model": self._model_digest,
+            "norm": self.norm, "sigma": stable_repr(self.sigma_), "seed": self.seed_, "model": self._model_digest,
             "memory": self.memory_ is not None,
         }
 

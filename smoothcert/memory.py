@@ -641,6 +641,7 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             radius=radius, sigma=sigma, norm=cert.norm, log_volume=log_volume, proxy_radius=proxy_radius,
             abstained=abstained, center=np.array(cert.center, copy=True), memory_entry=memory_entry,
             alpha=cert.alpha, abstain_label=cert.abstain_label, n_used=cert.n_used, stop_reason=cert.stop_reason,
+            radius_sigma=cert.radius_sigma, radius_class=cert.radius_class,
         )
 
     def _store(self, cert, r, code, class_index, radius, gap, scale, source, ball):

@@ -123,7 +123,7 @@ def look_levels(alpha, n_looks):
     return np.array([alpha / (2 * (n_looks - 1))] * (n_looks - 1) + [alpha / 2])
 
 
-def certify_sequential(engine, X_t, scales, keys, *, n0, n, alpha, bound, looks, thresholds, _correct=True):
+def certify_sequential(engine, X_t, scales, keys, *, n0, n, alpha, bound, looks, thresholds, top=None, _correct=True):
     """Sequential CERTIFY: estimation counts looked at after each of the increasing sample sizes ``looks`` (the last ``n``).
 
     At look ``k`` the bounds ``L_k, U_k`` are at level ``alpha_k`` (:func:`look_levels`: half of
@@ -137,6 +137,9 @@ def certify_sequential(engine, X_t, scales, keys, *, n0, n, alpha, bound, looks,
     thresholds : ndarray of shape (n_inputs, n_thresholds)
         Per input, the probabilities at which a decision must be exact (the ``p`` of each
         requested radius, ``1/2`` for radius 0); NaN for none.
+    top : ndarray of int or None, default=None
+        The class of each input, already selected from its ``n0`` selection samples (DualSigma's
+        level); ``None`` selects it here.
     _correct : bool, default=True
         Share ``alpha`` between the looks. Switched off only by the tests' negative control,
         which must see the peeking it allows.
@@ -146,7 +149,7 @@ def certify_sequential(engine, X_t, scales, keys, *, n0, n, alpha, bound, looks,
     result : dict of ndarray
         As :func:`certify_fixed`.
     """
-    top = _select(engine, X_t, scales, keys, n0)
+    top = _select(engine, X_t, scales, keys, n0) if top is None else top
     levels = look_levels(alpha, len(looks)) if _correct else np.full(len(looks), alpha)
     rows = np.arange(len(top))
     count = np.zeros(len(top), dtype=np.int64)
@@ -231,15 +234,16 @@ def _largest_plan(bound, low, centre, high, grid, n, alpha, noise, min_scale, to
 def probability_thresholds(noise, radii, min_scale, n, alpha_last):
     """Per input, the vote probabilities at which sequential decisions must be exact.
 
-    For each radius ``r``, the ``p`` whose gap reaches ``r / min_scale`` (``r = 0``: 1/2, abstain or
-    certify). Thresholds above the largest bound ``n`` samples can give at the last look's level
+    For each radius ``r`` (``radii``: one grid for every input, or one row per input, NaN for none),
+    the ``p`` whose gap reaches ``r / min_scale`` (``r = 0``: 1/2, abstain or certify). Thresholds above the largest bound ``n`` samples can give at the last look's level
     ``alpha_last`` are dropped: their decision, "not certified at r", is already known.
 
     Returns
     -------
-    thresholds : ndarray of shape (n_inputs, len(radii)); NaN where dropped
+    thresholds : ndarray of shape (n_inputs, n_radii); NaN where dropped
     """
-    radii = np.asarray(radii, dtype=np.float64).reshape(1, -1)
+    radii = np.asarray(radii, dtype=np.float64)
+    radii = radii if radii.ndim == 2 else radii.reshape(1, -1)
     p = noise.probability(radii / np.asarray(min_scale, dtype=np.float64)[:, None])
     return np.where(p < alpha_last ** (1.0 / n), p, np.nan)
 
@@ -306,14 +310,19 @@ def dual_vote_counts(engine, X, *, strategy, num, stage):
 
 
 def certify_dual_rows(engine, X, *, strategy, sampling, alpha, **settings):
-    """Dual randomized smoothing of validated rows ``X``: CERTIFY on the selector, then on the chosen expert.
+    """Dual randomized smoothing of validated rows ``X``: CERTIFY on the selector and on the chosen expert.
 
-    The ``sampling`` procedure runs on the selector smoothed at ``strategy.selector_scale()``
-    (its own noise sub-streams, failure probability ``alpha_sigma``), giving each input's level
-    and ``radius_sigma``; then on the chosen level's expert (the classifier's streams, as a
-    fixed-sigma run at that level, failure probability ``alpha_c``) for the inputs whose level is
-    certified, giving ``radius_class``. Where the level is not certified the expert is not run
-    and the input abstains. The reported ``gap`` is ``min(radius_sigma, radius_class) / sigma``.
+    The selector is smoothed at ``strategy.selector_scale()`` (its own noise sub-streams, failure
+    probability ``alpha_sigma``); the chosen level's expert as a fixed-sigma run at that level
+    (the classifier's streams, failure probability ``alpha_c``). The reported ``gap`` is
+    ``min(radius_sigma, radius_class) / sigma``; an input abstains where either part does.
+
+    * ``"fixed"`` and ``"adaptive"``: the procedure runs on the selector (its selection samples
+      choose the level), then on the expert, for the inputs whose level is certified.
+    * ``"sequential"``: the selector's ``n0`` selection samples choose the level, the expert runs,
+      then the selector's estimation only has to decide ``radius_sigma >= radius_class`` (and the
+      requested ``radii`` below it): it stops at the first look that certifies the level on the
+      expert's radius, usually the first. Inputs the expert does not certify skip it.
 
     Returns
     -------
@@ -327,32 +336,67 @@ def certify_dual_rows(engine, X, *, strategy, sampling, alpha, **settings):
     alpha_sigma, alpha_c = strategy.split_alpha(alpha)
     per_part = (settings["pilot"] if sampling == "adaptive" else settings["n0"]) + settings["n"]
     n_rows = len(X)
+    selector = engine.with_module(engine.module.selector, len(levels))
+    selector_keys = strategy.selector_keys(keys)
+    scale = np.full(n_rows, strategy.selector_scale(), dtype=np.float32)
+    result = _result(np.zeros(n_rows), np.zeros(n_rows), np.zeros(n_rows), np.full(n_rows, ""))
+
+    def run(expert, rows, sigma):
+        part = run_procedure(expert, X_t[rows], _on_device(sigma, X_t), [keys[j] for j in rows], sigma,
+                             sampling=sampling, alpha=alpha_c, **settings)
+        for name in ("class_index", "p_lower", "stop_reason"):
+            result[name][rows] = part[name]
+        result["n_used"][rows] += part["n_used"]
+
     with engine.progress(n_rows * per_part * min(2, len(levels)), f"certify {n_rows} inputs ({sampling}, DualSigma)"):
         if len(levels) == 1:  # a constant selector: certified everywhere, without samples
             chosen, radius_sigma = np.zeros(n_rows, dtype=np.int64), np.full(n_rows, np.inf)
-            result = _result(chosen.copy(), np.zeros(n_rows), np.zeros(n_rows), np.full(n_rows, ""))
+            _by_level(engine, chosen, np.arange(n_rows), levels, run)
+        elif sampling == "sequential":
+            chosen = selector.counts(X_t, _on_device(scale, X_t), selector_keys, settings["n0"],
+                                     Stage.SELECTION).argmax(axis=1)
+            _by_level(engine, chosen, np.arange(n_rows), levels, run)
+            radius_sigma = _sequential_selector(selector, X_t, scale, selector_keys, chosen, result, levels,
+                                                alpha=alpha_sigma, **settings)
         else:
-            selector = engine.with_module(engine.module.selector, len(levels))
-            scale = np.full(n_rows, strategy.selector_scale(), dtype=np.float32)
-            result = run_procedure(selector, X_t, _on_device(scale, X_t), strategy.selector_keys(keys), scale,
-                                   sampling=sampling, alpha=alpha_sigma, **settings)
-            chosen = result["class_index"].copy()
-            radius_sigma = engine.noise.gap(result["p_lower"]) * scale
-            result["class_index"][:], result["p_lower"][:] = 0, 0.0  # the classifier's, where its expert runs
-
-        def run(expert, rows, sigma):
-            part = run_procedure(expert, X_t[rows], _on_device(sigma, X_t), [keys[j] for j in rows], sigma,
-                                 sampling=sampling, alpha=alpha_c, **settings)
-            for name in ("class_index", "p_lower", "stop_reason"):
-                result[name][rows] = part[name]
-            result["n_used"][rows] += part["n_used"]
-
-        _by_level(engine, chosen, np.flatnonzero(radius_sigma > 0), levels, run)
+            part = run_procedure(selector, X_t, _on_device(scale, X_t), selector_keys, scale, sampling=sampling,
+                                 alpha=alpha_sigma, **settings)
+            chosen, radius_sigma = part["class_index"], selector.noise.gap(part["p_lower"]) * scale
+            result["n_used"][:], result["stop_reason"][:] = part["n_used"], part["stop_reason"]
+            _by_level(engine, chosen, np.flatnonzero(radius_sigma > 0), levels, run)
     sigma = np.asarray(levels, dtype=np.float32)[chosen]
     gap_class = engine.noise.gap(result["p_lower"])
     result.update(sigma=sigma, radius_sigma=radius_sigma, radius_class=gap_class * sigma,
                   gap=np.minimum(gap_class, radius_sigma / sigma))
     return result
+
+
+def _sequential_selector(selector, X_t, scale, keys, chosen, result, levels, *, n0, n, alpha, bound, radii, looks,
+                         **_):
+    """The selector's radius by sequential estimation that stops once it reaches the expert's radius.
+
+    Only where the expert certifies: the decisions are ``radius_sigma >= radius_class`` and, for the
+    requested ``radii`` below ``radius_class``, ``radius_sigma >= r``. Updates ``result``'s
+    ``n_used`` (the selection samples for every row) and ``stop_reason`` (the selector's, where it ran).
+    """
+    radius_class = selector.noise.gap(result["p_lower"]) * np.asarray(levels, dtype=np.float32)[chosen]
+    radius_sigma = np.zeros(len(chosen))
+    result["n_used"] += n0
+    rows = np.flatnonzero(radius_class > 0)
+    if not rows.size:
+        return radius_sigma
+    sizes = resolve_looks(looks, n, selector.block_size(X_t))
+    alpha_last = look_levels(alpha, len(sizes))[-1]
+    wanted = np.asarray((0.0,) if radii is None else radii, dtype=np.float64)[None, :]
+    below = np.where(wanted < radius_class[rows, None], wanted, np.nan)
+    thresholds = probability_thresholds(selector.noise, np.hstack([below, radius_class[rows, None]]), scale[rows], n,
+                                        alpha_last)
+    part = certify_sequential(selector, X_t[rows], _on_device(scale[rows], X_t), [keys[j] for j in rows], n0=n0, n=n,
+                              alpha=alpha, bound=bound, looks=sizes, thresholds=thresholds, top=chosen[rows])
+    radius_sigma[rows] = selector.noise.gap(part["p_lower"]) * scale[rows]
+    result["n_used"][rows] += part["n_used"] - n0
+    result["stop_reason"][rows] = part["stop_reason"]
+    return radius_sigma
 
 
 def level_radii(engine, X, y, *, levels, num, alpha, bound):

@@ -8,7 +8,9 @@ input, after a header line::
 
 with ``predict = -1`` for an abstention and ``correct = 1`` when the certified class is the true
 label. Later work adds columns: ``sigma`` (Alfarra et al.'s data-dependent smoothing) and
-``radius_proxy`` / ``min_sigma`` (Eiras et al.'s ANCER). Papers publish their results in this
+``radius_proxy`` / ``min_sigma`` (Eiras et al.'s ANCER); smoothcert adds ``n_used`` (forward
+passes per input) and, for :class:`~smoothcert.DualSigma`, ``radius_sigma`` / ``radius_class`` (the
+two radii whose minimum is ``radius``). Papers publish their results in this
 format, so writing it lets results be compared with published files and analysed with the
 original ``analyze.py``.
 """
@@ -45,6 +47,7 @@ _RULES = {
     "time": ("nan (unknown) or finite seconds >= 0", lambda v: np.isnan(v) | (np.isfinite(v) & (v >= 0))),
     "index": ("an int >= 0 (a position in the data set)", lambda v: v >= 0),
     "n_used": ("an int >= 0 (forward passes spent on the input)", lambda v: v >= 0),
+    "radius_sigma": (">= 0 (inf: the level is the same everywhere)", lambda v: ~np.isnan(v) & (v >= 0)),
 }
 _KINDS = {"int": ("iu", "integers"), "bool": ("b", "booleans (True/False)"), "float": ("iuf", "real numbers")}
 
@@ -106,6 +109,9 @@ class CertificationResults:
     n_used : ndarray of int64 of shape (n_inputs,), or None
         The ``n_used`` column (forward passes spent on each input, see
         :attr:`Certificates.n_used <smoothcert.Certificates>`), or ``None`` when the file has none.
+    radius_sigma, radius_class : ndarray of float64 of shape (n_inputs,), or None
+        DualSigma's two radii (:attr:`Certificates.radius_sigma <smoothcert.Certificates>`): the
+        ``radius_sigma`` and ``radius_class`` columns, or ``None`` when the file has none.
     provenance : dict or None
         How the certificates were made (:attr:`Certificates.provenance <smoothcert.Certificates>`),
         read from the file's ``<path>.provenance.json`` companion, or ``None`` without one.
@@ -149,6 +155,8 @@ class CertificationResults:
     time: np.ndarray
     sigma: np.ndarray = None
     n_used: np.ndarray = None
+    radius_sigma: np.ndarray = None
+    radius_class: np.ndarray = None
     provenance: dict = None
     alpha: float = None
     abstain_label: object = -1
@@ -174,6 +182,9 @@ class CertificationResults:
             checked["sigma"] = _column(self.sigma, "CertificationResults: sigma", n, "float", "sigma")
         if self.n_used is not None:
             checked["n_used"] = _column(self.n_used, "CertificationResults: n_used", n, "int", "n_used")
+        for name, rule in (("radius_sigma", "radius_sigma"), ("radius_class", "radius")):
+            if getattr(self, name) is not None:
+                checked[name] = _column(getattr(self, name), f"CertificationResults: {name}", n, "float", rule)
         if self.provenance is not None and not isinstance(self.provenance, dict):
             raise TypeError(f"CertificationResults: provenance must be a dict or None, got {type(self.provenance).__name__}.")
         if self.alpha is not None:
@@ -230,8 +241,8 @@ class CertificationResults:
         Returns
         -------
         frame : pandas.DataFrame
-            Columns ``idx label predict radius radius_proxy correct time``, and ``sigma`` and
-            ``n_used`` if known.
+            Columns ``idx label predict radius radius_proxy correct time``, and ``sigma``,
+            ``n_used``, ``radius_sigma`` and ``radius_class`` if known.
 
         Examples
         --------
@@ -254,7 +265,7 @@ class CertificationResults:
             "correct": self.correct.astype(np.int64),
             "time": self.time,
         }
-        for name in ("sigma", "n_used"):
+        for name in ("sigma", "n_used", "radius_sigma", "radius_class"):
             if getattr(self, name) is not None:
                 columns[name] = getattr(self, name)
         return pd.DataFrame(columns)
@@ -311,6 +322,18 @@ def _checked_certificates(certificates, name="certificates"):
     return label, abstained, radius, proxy_radius, flat.min(axis=1)
 
 
+def _dual_radii(certificates, n_rows):
+    """``{"radius_sigma": ..., "radius_class": ...}`` of DualSigma certificates, checked; ``{}`` for others."""
+    if isinstance(certificates, Certificates) and not certificates.dual:
+        return {}
+    if isinstance(certificates, CertificationResults) and certificates.radius_sigma is None:
+        return {}
+    return {
+        "radius_sigma": _column(certificates.radius_sigma, "certificates.radius_sigma", n_rows, "float", "radius_sigma"),
+        "radius_class": _column(certificates.radius_class, "certificates.radius_class", n_rows, "float", "radius"),
+    }
+
+
 def write_results(path, certificates, y_true, times=None, index=None, *, extra_columns=True):
     """Write certificates as a results file in Cohen et al.'s tab-separated format (atomically).
 
@@ -318,7 +341,8 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     (abstentions as ``predict = -1``, ``time`` as ``H:MM:SS.ffffff``), radii with all their digits.
     With ``extra_columns``, isotropic certificates add Alfarra et al.'s ``sigma`` column (before
     ``time``) and anisotropic ones ANCER's ``radius_proxy`` and ``min_sigma`` columns, and
-    certificates from a sampling run add ``n_used`` (forward passes per input). The certificates'
+    certificates from a sampling run add ``n_used`` (forward passes per input), DualSigma
+    certificates ``radius_sigma`` and ``radius_class``. The certificates'
     ``provenance`` (smoothcert version, sampling settings, seed, model fingerprint), when known, is
     written beside the file as ``<path>.provenance.json``, which Cohen et al.'s tools ignore and
     :func:`read_results` reads back. The file is
@@ -339,7 +363,7 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     index : array-like of int, shape (n_inputs,), default=None
         The ``idx`` column (positions in the data set, ``>= 0``); ``None`` numbers the rows from 0.
     extra_columns : bool, default=True
-        Add the ``sigma`` or ``radius_proxy``/``min_sigma`` columns and ``n_used``; ``False``
+        Add the ``sigma`` or ``radius_proxy``/``min_sigma`` columns, ``n_used`` and DualSigma's radii; ``False``
         writes exactly Cohen's six columns.
 
     Raises
@@ -424,6 +448,10 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     if extra_columns and n_used is not None:
         header.append("n_used")
         columns.append(n_used.astype(str))
+    if extra_columns:
+        for name, values in _dual_radii(certificates, n_rows).items():
+            header.append(name)
+            columns.append([_format_float(v) for v in values])
     header.append("time")
     columns.append([_format_time(t) for t in times])
     lines = ["\t".join(header)] + ["\t".join(row) for row in zip(*columns)]
@@ -599,6 +627,8 @@ def read_results(path, *, alpha=None):
         time=_read_numbers(table, "time", "time", where, _parse_time) if "time" in table else np.full(n_rows, np.nan),
         sigma=None if sigma_name is None else _read_numbers(table, sigma_name, "sigma", where),
         n_used=_read_numbers(table, "n_used", "n_used", where, int).astype(np.int64) if "n_used" in table else None,
+        radius_sigma=_read_numbers(table, "radius_sigma", "radius_sigma", where) if "radius_sigma" in table else None,
+        radius_class=_read_numbers(table, "radius_class", "radius", where) if "radius_class" in table else None,
         provenance=_read_provenance(path),
         alpha=alpha,
         abstain_label=abstain_label,

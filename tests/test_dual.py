@@ -204,3 +204,61 @@ def test_predict_abstains_through_the_selector(trained):
     # A fair-coin selector: PREDICT cannot tell its top two levels apart, so (almost) every input abstains.
     assert (coin.predict(X[:20], abstain=True) == -1).mean() >= 0.9
     assert (coin.certify(X[:20]).radius_sigma == 0).mean() >= 0.9
+
+
+def test_results_files_keep_both_radii(trained, tmp_path):
+    from smoothcert import read_results, write_results
+
+    clf, X, y = trained
+    cert = clf.certify(X[:20])
+    write_results(tmp_path / "dual", cert, y[:20])
+    back = read_results(tmp_path / "dual")
+    np.testing.assert_array_equal(back.radius_sigma, cert.radius_sigma)
+    np.testing.assert_array_equal(back.radius_class, cert.radius_class)
+    assert {"radius_sigma", "radius_class"} <= set(back.to_frame().columns)
+    one_level, _ = _pretrained(DualSigma(levels=(0.25,), selector=constant_selector))
+    write_results(tmp_path / "one", one_level.certify(X[:3]), y[:3])
+    assert np.isinf(read_results(tmp_path / "one").radius_sigma).all()
+    fixed, _ = _pretrained(FixedSigma(0.25))
+    write_results(tmp_path / "fixed", fixed.certify(X[:3]), y[:3])
+    assert read_results(tmp_path / "fixed").radius_sigma is None  # other strategies' files are unchanged
+
+
+def test_checkpoint_resume_and_memory_compose(trained, tmp_path):
+    from smoothcert import CertificateMemory
+
+    clf, X, _ = trained
+    whole = clf.certify(X[:12])
+    first = clf.certify(X[:12], checkpoint=tmp_path / "run", checkpoint_every=5)
+    again = clf.certify(X[:12], checkpoint=tmp_path / "run", checkpoint_every=5)  # read back from the parts
+    for other in (first, again):
+        for name in ("label", "radius", "radius_sigma", "radius_class", "sigma"):
+            np.testing.assert_array_equal(getattr(other, name), getattr(whole, name), err_msg=name)
+    # A function selector's fingerprint does not hold its address, so another process resumes the same run.
+    dual, _ = _pretrained(DualSigma(levels=(0.25, 0.5), selector=exact_selector))
+    from smoothcert.checkpoint import fingerprint
+
+    dual.certify(X[:2])
+    assert " at 0x" not in str(dual.certify(X[:1]).provenance) and fingerprint(dual, X[:2]) == fingerprint(dual, X[:2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SoundnessWarning)
+        remembered = clone_with(clf, memory=CertificateMemory()).certify(X[:12])
+    assert np.all(remembered.radius <= whole.radius + 1e-12)
+    np.testing.assert_array_equal(remembered.radius_sigma, whole.radius_sigma)
+
+
+def clone_with(clf, **params):
+    """The fitted ``clf`` with other parameters (a shallow copy: the fitted networks are shared)."""
+    import copy
+
+    other = copy.copy(clf)
+    other.set_params(**params)
+    return other
+
+
+def test_sequential_sampling_spends_fewer_passes(trained):
+    clf, X, _ = trained
+    fixed = clone_with(clf, n=10_000).certify(X[:30])
+    sequential = clone_with(clf, n=10_000, sampling="sequential").certify(X[:30])
+    assert sequential.n_used.mean() < 0.8 * fixed.n_used.mean()
+    assert (sequential.abstained == fixed.abstained).mean() >= 0.9

@@ -74,14 +74,19 @@ class DualSigma(SigmaOptimizer):
         Trained base classifiers, one per level (copied, never trained here); ``None``: copies of
         the estimator's ``module``, trained at each level by ``fit`` (or used as they are, the
         same network at every level, by a pretrained estimator, see its ``classes``).
-    selector_epochs : int, default=20
+    selector_epochs : int, default=60
         Training epochs of the selector (``0``: use it as it is).
     selector_lr : float, default=0.003
         Adam learning rate of the selector's training.
     n_label : int, default=100
         Samples per training input and level that estimate the soft labels' radii.
-    consistency : float, default=1.0
-        Weight of the consistency term of the selector's loss (``0``: cross-entropy only).
+    consistency : float, default=50.0
+        Weight of the consistency term of the selector's loss (``0``: cross-entropy only). It
+        trades the input-dependence of the choice for the selector's radius: on digits
+        (``benchmarks/README.md``, "DualSigma") weights up to 20 let the choice vary between
+        inputs but cap ``radius`` by ``radius_sigma`` on many of them, and 50 makes the selector
+        choose one level (the one the soft labels favour) with its largest radius, which
+        certified more at every radius.
     temperature : float, default=1.0
         Temperature of the soft labels, in the units of the inputs' radii.
 
@@ -113,7 +118,7 @@ class DualSigma(SigmaOptimizer):
     certifies_choice = True
 
     def __init__(self, levels=(0.12, 0.25, 0.5), selector=None, selector_sigma=None, alpha_split=0.5, experts=None,
-                 selector_epochs=20, selector_lr=0.003, n_label=100, consistency=1.0, temperature=1.0):
+                 selector_epochs=60, selector_lr=0.003, n_label=100, consistency=50.0, temperature=1.0):
         self.levels = levels
         self.selector = selector
         self.selector_sigma = selector_sigma
