@@ -28,7 +28,7 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from smoothcert import CertificateMemory, DualSigma, FixedSigma, IsotropicSigma, SmoothedClassifier
+from smoothcert import CertificateMemory, DualSigma, IsotropicSigma, SmoothedClassifier
 
 RADII = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
 
