@@ -315,7 +315,8 @@ def certify_dual_rows(engine, X, *, strategy, sampling, alpha, **settings):
     The selector is smoothed at ``strategy.selector_scale()`` (its own noise sub-streams, failure
     probability ``alpha_sigma``); the chosen level's expert as a fixed-sigma run at that level
     (the classifier's streams, failure probability ``alpha_c``). The reported ``gap`` is
-    ``min(radius_sigma, radius_class) / sigma``; an input abstains where either part does.
+    ``min(radius_sigma, radius_class) / sigma``; an input abstains where either part does, i.e.
+    where ``gap`` is 0 (``p_lower`` is the expert's bound, ``0`` where the expert did not run).
 
     * ``"fixed"`` and ``"adaptive"``: the procedure runs on the selector (its selection samples
       choose the level), then on the expert, for the inputs whose level is certified.

@@ -112,7 +112,7 @@ def test_union_bound_accounting_on_simulated_counts(sampling):
                                pilot=100)
     radius = result["gap"] * result["sigma"]
     true_sigma, true_class = 0.5 * norm.ppf(p_selector), 0.25 * norm.ppf(p_class)
-    certified = result["p_lower"] > 0.5
+    certified = result["gap"] > 0  # where neither part abstains
     wrong = certified & ((result["sigma"] != 0.25) | (result["class_index"] != 0) | (radius > min(true_sigma, true_class)))
     assert wrong.mean() <= 0.2 + 0.025
     assert (result["radius_sigma"] > true_sigma).mean() <= 0.1 + 0.02
@@ -198,12 +198,16 @@ def test_certificates_do_not_depend_on_batch_size_row_order_or_n_jobs(trained):
             np.testing.assert_array_equal(getattr(other, name)[order], getattr(reference, name), err_msg=name)
 
 
-def test_predict_abstains_through_the_selector(trained):
+@pytest.mark.parametrize("sampling", ["fixed", "sequential", "adaptive"])
+def test_an_uncertain_selector_makes_predict_and_certify_abstain(trained, sampling):
     X = trained[1]
-    coin, _ = _pretrained(DualSigma(levels=(0.25, 0.5), selector=coin_selector), n_predict=400)
-    # A fair-coin selector: PREDICT cannot tell its top two levels apart, so (almost) every input abstains.
+    coin, _ = _pretrained(DualSigma(levels=(0.25, 0.5), selector=coin_selector), n_predict=400, sampling=sampling)
+    # A fair-coin selector: PREDICT cannot tell its top two levels apart, so (almost) every input abstains,
+    # though the expert alone certifies these inputs.
     assert (coin.predict(X[:20], abstain=True) == -1).mean() >= 0.9
-    assert (coin.certify(X[:20]).radius_sigma == 0).mean() >= 0.9
+    cert = coin.certify(X[:20])
+    assert (cert.radius_sigma == 0).mean() >= 0.9 and cert.abstained.mean() >= 0.9
+    assert (cert.label[cert.radius_sigma == 0] == -1).all() and (cert.radius[cert.radius_sigma == 0] == 0).all()
 
 
 def test_results_files_keep_both_radii(trained, tmp_path):
@@ -261,4 +265,6 @@ def test_sequential_sampling_spends_fewer_passes(trained):
     fixed = clone_with(clf, n=10_000).certify(X[:30])
     sequential = clone_with(clf, n=10_000, sampling="sequential").certify(X[:30])
     assert sequential.n_used.mean() < 0.8 * fixed.n_used.mean()
+    # An input whose level is not certified abstains, though its expert may have certified a class.
+    assert np.array_equal(sequential.abstained, (sequential.radius_sigma == 0) | (sequential.radius_class == 0))
     assert (sequential.abstained == fixed.abstained).mean() >= 0.9
