@@ -83,7 +83,9 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         skorch does: to search around a pretrained net, pass its ``module_`` instead.
     sigma : float or SigmaOptimizer, default=0.25
         Noise scale strategy; a float means ``FixedSigma(sigma)``. The scale is the Gaussian
-        standard deviation (``norm="l2"``) or the uniform half-width (``norm="l1"``).
+        standard deviation (``norm="l2"``) or the uniform half-width (``norm="l1"``). With
+        :class:`~smoothcert.DualSigma`, ``fit`` trains a copy of ``module`` at each of its levels
+        and then its selector, and ``module`` is every level's network unless ``experts`` are given.
     norm : {"l2", "l1"}, default="l2"
         ``"l2"``: Gaussian noise, l2 certificates; ``"l1"``: uniform noise, l1 certificates.
     n0 : int, default=100
@@ -179,7 +181,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
     memory : CertificateMemory or None, default=None
         Memory-based certification (Alfarra et al.; Eiras et al.): resolves each certificate
         against the stored ones so data-dependent certificates stay sound. ``None``: no memory,
-        only sound with :class:`~smoothcert.FixedSigma`. ``fit`` works on a copy (``memory_``),
+        only sound with :class:`~smoothcert.FixedSigma` or :class:`~smoothcert.DualSigma`
+        (which certifies its own choice of the level). ``fit`` works on a copy (``memory_``),
         starting from what the given memory holds (e.g. one from :meth:`CertificateMemory.load`);
         the object passed is never changed, and ``clone`` gives an empty memory with the same
         parameters. :meth:`certify` resolves and stores its rows in the order of ``X``;
@@ -210,13 +213,17 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
     device_ : torch.device
         Device the model runs on.
     module_ : torch.nn.Module
-        The trained base classifier (with the normalisation layer when ``normalize`` is set).
+        The trained base classifier (with the normalisation layer when ``normalize`` is set);
+        with :class:`~smoothcert.DualSigma`, a :class:`~smoothcert.models.DualModel` holding an
+        expert per level (``module_.experts``) and the selector (``module_.selector``).
     net_ : NoiseAugmentedNet or None
         The skorch net that trained ``module_`` (its ``history`` holds the training log);
-        ``None`` for a pretrained module used without ``fit`` (see ``classes``).
+        ``None`` for a pretrained module used without ``fit`` (see ``classes``) and with
+        DualSigma, whose nets are ``sigma_.expert_nets_`` (one per level, ``None`` for given
+        experts) and ``sigma_.selector_net_`` (``None`` for a selector not trained).
     train_sigma_ : ndarray of float32, shape (n_samples,) or (n_samples, *input_shape), or None
         The noise scale of every training sample at the end of training (all equal for a fixed
-        ``sigma``); ``None`` without ``fit``.
+        ``sigma``); ``None`` without ``fit`` and with DualSigma.
     sigma_ : SigmaOptimizer
         A fitted copy of the noise scale strategy.
     memory_ : CertificateMemory or None
@@ -814,11 +821,14 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         from . import __version__  # the package is loaded by the time anything certifies
         if "_model_digest" not in vars(self):  # hashed once per fitted module
             self._model_digest = hash_weights(hashlib.sha256(), self.module_).hexdigest()
-        return {
+        record = {
             "smoothcert": __version__, "sampling": self.sampling, "n0": self.n0, "n": self.n, "alpha": self.alpha,
             "norm": self.norm, "sigma": stable_repr(self.sigma_), "seed": self.seed_, "model": self._model_digest,
             "memory": self.memory_ is not None,
         }
+        if is_dual(self.sigma_):  # the union bound's two shares of alpha
+            record["alpha_sigma"], record["alpha_c"] = self.sigma_.split_alpha(self.alpha)
+        return record
 
     def _certify_rows(self, X):
         """Certificates of validated rows ``X`` (numpy), before any memory."""

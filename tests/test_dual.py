@@ -36,6 +36,15 @@ def coin_selector(X):
     return (torch.frac(X[:, 0].abs() * 1000) < 0.5).long()
 
 
+def selector_copy():
+    """A new function object (at a new address) with the same code each call."""
+
+    def sign(X):
+        return (X[:, 0] > 0).long()
+
+    return sign
+
+
 def constant_selector(X):
     return torch.zeros(len(X), dtype=torch.long)
 
@@ -238,12 +247,15 @@ def test_checkpoint_resume_and_memory_compose(trained, tmp_path):
     for other in (first, again):
         for name in ("label", "radius", "radius_sigma", "radius_class", "sigma"):
             np.testing.assert_array_equal(getattr(other, name), getattr(whole, name), err_msg=name)
-    # A function selector's fingerprint does not hold its address, so another process resumes the same run.
-    dual, _ = _pretrained(DualSigma(levels=(0.25, 0.5), selector=exact_selector))
+    # A function selector's fingerprint does not hold its address, so another process resumes the same run:
+    # two copies of one function, at two addresses, give one fingerprint.
     from smoothcert.checkpoint import fingerprint
 
-    dual.certify(X[:2])
-    assert " at 0x" not in str(dual.certify(X[:1]).provenance) and fingerprint(dual, X[:2]) == fingerprint(dual, X[:2])
+    copies = [_pretrained(DualSigma(levels=(0.25, 0.5), selector=selector_copy()))[0] for _ in range(2)]
+    assert copies[0].sigma.selector is not copies[1].sigma.selector
+    provenance = [c.certify(X[:2]).provenance for c in copies]
+    assert fingerprint(copies[0], X[:2]) == fingerprint(copies[1], X[:2]) and provenance[0] == provenance[1]
+    assert " at 0x" not in str(provenance[0]) and provenance[0]["alpha_sigma"] + provenance[0]["alpha_c"] == 0.001
     with warnings.catch_warnings():
         warnings.simplefilter("error", SoundnessWarning)
         remembered = clone_with(clf, memory=CertificateMemory()).certify(X[:12])

@@ -96,6 +96,11 @@ class DualSigma(SigmaOptimizer):
         ``True``: the noise level depends on the input.
     certifies_choice : bool
         ``True``: the choice is certified, so no memory is needed for soundness.
+    expert_nets_ : list of NoiseAugmentedNet or None
+        Set on the estimator's fitted copy (``sigma_``) by ``fit``: the skorch net that trained
+        each level's expert (``history`` holds its log); ``None`` with given ``experts``.
+    selector_net_ : SelectorNet or None
+        Set likewise: the net that trained the selector; ``None`` when it was not trained.
 
     See Also
     --------
