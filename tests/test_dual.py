@@ -13,7 +13,7 @@ from sklearn.datasets import make_blobs
 from smoothcert import DualSigma, FixedSigma, IsotropicSigma, SmoothedClassifier
 from smoothcert.bounds import ClopperPearson
 from smoothcert.exceptions import SoundnessWarning
-from smoothcert.noise import GaussianNoise
+from smoothcert.noise import GaussianNoise, UniformNoise
 from smoothcert.procedures import certify_dual_rows
 from smoothcert.simulation import BinomialEngine
 
@@ -88,9 +88,9 @@ class DualBinomialEngine:
 
     n_classes = 2
 
-    def __init__(self, p_selector, p_class, seed):
+    def __init__(self, p_selector, p_class, seed, noise):
         rng = np.random.RandomState(seed)
-        self.noise = GaussianNoise()
+        self.noise = noise
         self.module = types.SimpleNamespace(selector="selector", experts=["level 0", "level 1"])
         self._engines = {"selector": BinomialEngine(p_selector, self.noise, rng),
                          "level 0": BinomialEngine(p_class, self.noise, rng),
@@ -109,18 +109,22 @@ class DualBinomialEngine:
         return self._engines[module]
 
 
-@pytest.mark.parametrize("sampling", ["fixed", "sequential", "adaptive"])
-def test_union_bound_accounting_on_simulated_counts(sampling):
+@pytest.mark.parametrize("sampling, noise, p_selector", [
+    ("fixed", GaussianNoise(), 0.9), ("sequential", GaussianNoise(), 0.9), ("adaptive", GaussianNoise(), 0.9),
+    ("fixed", UniformNoise(), 0.7),  # l1 radii are linear in p: a lower p_selector makes the selector's bound bind
+])
+def test_union_bound_accounting_on_simulated_counts(sampling, noise, p_selector):
     # 4000 repetitions, alpha_sigma = alpha_c = 0.1: the rate of wrong certificates is at most 0.2; the check
-    # allows 4 standard deviations (0.025), a false failure with probability below 1e-4.
-    reps, p_selector, p_class = 4000, 0.9, 0.999
+    # allows 4 standard deviations (0.025), a false failure with probability below 1e-4 per case.
+    reps, p_class = 4000, 0.999
     strategy = DualSigma(levels=(0.25, 0.5), selector_sigma=0.5, alpha_split=0.5)
-    engine = DualBinomialEngine(np.full(reps, p_selector), np.full(reps, p_class), seed=0)
+    engine = DualBinomialEngine(np.full(reps, p_selector), np.full(reps, p_class), seed=0, noise=noise)
     result = certify_dual_rows(engine, np.arange(reps), strategy=strategy, sampling=sampling, alpha=0.2, n0=100,
                                n=1000, bound=ClopperPearson(), radii=(0.5,), looks="doubling", radius_tolerance=0.01,
                                pilot=100)
     radius = result["gap"] * result["sigma"]
-    true_sigma, true_class = 0.5 * norm.ppf(p_selector), 0.25 * norm.ppf(p_class)
+    # The exact radii of each part: scale times the gap of the exact probability (Phi^-1 for l2, 2 (p - 1/2) for l1).
+    true_sigma, true_class = 0.5 * noise.gap(p_selector), 0.25 * noise.gap(p_class)
     certified = result["gap"] > 0  # where neither part abstains
     wrong = certified & ((result["sigma"] != 0.25) | (result["class_index"] != 0) | (radius > min(true_sigma, true_class)))
     assert wrong.mean() <= 0.2 + 0.025
@@ -137,11 +141,13 @@ def _pretrained(sigma, **params):
     return SmoothedClassifier(**{**settings, **params}), X.astype(np.float32)
 
 
-@pytest.mark.parametrize("sampling", ["fixed", "sequential", "adaptive"])
-def test_one_level_is_fixed_sigma_bit_for_bit(sampling):
+@pytest.mark.parametrize("sampling, norm", [("fixed", "l2"), ("sequential", "l2"), ("adaptive", "l2"), ("fixed", "l1"),
+                                            ("sequential", "l1")])
+def test_one_level_is_fixed_sigma_bit_for_bit(sampling, norm):
     radii = (0.25,) if sampling == "sequential" else None
-    dual, X = _pretrained(DualSigma(levels=(0.25,), selector=constant_selector), sampling=sampling, radii=radii)
-    fixed, _ = _pretrained(FixedSigma(0.25), sampling=sampling, radii=radii)
+    settings = dict(sampling=sampling, radii=radii, norm=norm)
+    dual, X = _pretrained(DualSigma(levels=(0.25,), selector=constant_selector), **settings)
+    fixed, _ = _pretrained(FixedSigma(0.25), **settings)
     a, b = dual.certify(X[:40]), fixed.certify(X[:40])
     for name in ("label", "p_lower", "gap", "radius", "sigma", "n_used", "stop_reason", "abstained"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
@@ -168,6 +174,19 @@ def trained():
     clf = SmoothedClassifier(sigma=DualSigma(levels=(0.12, 0.25, 0.5), selector_epochs=5, n_label=50), n=1000,
                              n_predict=500, max_epochs=5, random_state=0).fit(X, y)
     return clf, X, y
+
+
+def test_clone_and_grid_search_reach_the_strategy(trained):
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    clf, X, y = trained
+    fresh = clone(clf)
+    assert fresh.get_params()["sigma__consistency"] == 50.0 and not hasattr(fresh, "module_")
+    search = GridSearchCV(clone(clf).set_params(max_epochs=1, n_predict=100, sigma__selector_epochs=1,
+                                                sigma__n_label=10), {"sigma__alpha_split": [0.3, 0.7]}, cv=2)
+    search.fit(X[:120], y[:120])
+    assert search.best_params_["sigma__alpha_split"] in (0.3, 0.7)
 
 
 def test_fit_trains_an_expert_per_level_and_the_selector(trained):
