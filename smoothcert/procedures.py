@@ -373,7 +373,7 @@ def certify_dual_rows(engine, X, *, strategy, sampling, alpha, **settings):
 
 
 def _sequential_selector(selector, X_t, scale, keys, chosen, result, levels, *, n0, n, alpha, bound, radii, looks,
-                         **_):
+                         **other_modes):  # pilot, radius_tolerance: adaptive sampling's
     """The selector's radius by sequential estimation that stops once it reaches the expert's radius.
 
     Only where the expert certifies: the decisions are ``radius_sigma >= radius_class`` and, for the
