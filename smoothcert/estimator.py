@@ -398,9 +398,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
                 f"module must be a torch.nn.Module instance or class, a skorch NeuralNet, or None, got "
                 f"{type(self.module).__name__}."
             )
-        if self.normalize is not None:
-            module = torch.nn.Sequential(Normalize(*self.normalize), module)
-        return module
+        return self._normalized(module)
 
     def fit(self, X, y):
         """Train a copy of the base classifier with noise augmentation at the smoothing scale.
@@ -477,6 +475,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         return [self._normalized(copy.deepcopy(expert)) for expert in self.sigma_.experts]
 
     def _normalized(self, module):
+        """``module`` behind the normalisation layer when ``normalize`` is set (noise comes before it)."""
         return module if self.normalize is None else torch.nn.Sequential(Normalize(*self.normalize), module)
 
     def _dual_model(self, X, experts):
@@ -635,10 +634,10 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
                 f"it must map (batch, *{tuple(X_few.shape[1:])}) inputs to (batch, {n_classes}) scores."
             ) from exc
         if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[0] == len(X_few) and out.shape[1] != n_classes:
-            expected = "y has" if role == "module" else "there are"
+            expected = f"y has {n_classes} classes" if role == "module" else f"there are {n_classes} levels"
             raise ValueError(
-                f"{role} outputs shape {tuple(out.shape)} for {len(X_few)} inputs, but {expected} {n_classes} "
-                f"{'classes' if role == 'module' else 'levels'}; the {role} must output (batch, {n_classes}) scores."
+                f"{role} outputs shape {tuple(out.shape)} for {len(X_few)} inputs, but {expected}; "
+                f"the {role} must output (batch, {n_classes}) scores."
             )
         check_scores(out, len(X_few), n_classes)
         if not bool(torch.isfinite(out).all()):

@@ -253,7 +253,7 @@ def noise_scales(engine, X, *, strategy, num):
     (a DualSigma level from ``num`` selector votes, as :func:`dual_vote_counts` chooses it)."""
     X_t = engine.to_device(X)
     if is_dual(strategy):
-        batch_size = engine.with_module(engine.module.selector, len(strategy.checked_levels())).resolve_batch_size(X_t)
+        batch_size = _selector(engine, strategy, len(X))[0].resolve_batch_size(X_t)
         return strategy.scales(engine.module, X_t, noise=engine.noise, keys=engine.keys(X), batch_size=batch_size,
                                num=num, stage=Stage.PREDICTION).cpu().numpy()
     return engine.scales(strategy, X_t, engine.keys(X)).detach().cpu().numpy()
@@ -264,6 +264,12 @@ def vote_counts(engine, X, *, strategy, num, stage):
     keys = engine.keys(X)
     X_t = engine.to_device(X)
     return engine.counts(X_t, engine.scales(strategy, X_t, keys), keys, num, stage)
+
+
+def _selector(engine, strategy, n_rows):
+    """DualSigma's selector engine (one class per level) and its noise scale for ``n_rows`` inputs (float32)."""
+    selector = engine.with_module(engine.module.selector, len(strategy.checked_levels()))
+    return selector, np.full(n_rows, strategy.selector_scale(), dtype=np.float32)
 
 
 def _on_device(values, X_t):
@@ -297,9 +303,8 @@ def dual_vote_counts(engine, X, *, strategy, num, stage):
         selector_votes = np.zeros((len(X), 1), dtype=np.int64)
         selector_votes[:, 0] = num
     else:
-        selector = engine.with_module(engine.module.selector, len(levels))
-        scale = _on_device(np.full(len(X), strategy.selector_scale(), np.float32), X_t)
-        selector_votes = selector.counts(X_t, scale, strategy.selector_keys(keys), num, stage)
+        selector, scale = _selector(engine, strategy, len(X))
+        selector_votes = selector.counts(X_t, _on_device(scale, X_t), strategy.selector_keys(keys), num, stage)
     counts = np.zeros((len(X), engine.n_classes), dtype=np.int64)
 
     def run(expert, rows, sigma):
@@ -337,9 +342,8 @@ def certify_dual_rows(engine, X, *, strategy, sampling, alpha, **settings):
     alpha_sigma, alpha_c = strategy.split_alpha(alpha)
     per_part = (settings["pilot"] if sampling == "adaptive" else settings["n0"]) + settings["n"]
     n_rows = len(X)
-    selector = engine.with_module(engine.module.selector, len(levels))
+    selector, scale = _selector(engine, strategy, n_rows)
     selector_keys = strategy.selector_keys(keys)
-    scale = np.full(n_rows, strategy.selector_scale(), dtype=np.float32)
     result = _result(np.zeros(n_rows), np.zeros(n_rows), np.zeros(n_rows), np.full(n_rows, ""))
 
     def run(expert, rows, sigma):
