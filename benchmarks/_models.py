@@ -20,3 +20,30 @@ def small_cnn():
         torch.nn.Conv2d(64, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
         torch.nn.Flatten(), torch.nn.Linear(64, 10),
     )
+
+
+class _BasicBlock(torch.nn.Module):
+    def __init__(self, inputs, outputs, stride):
+        super().__init__()
+        self.body = torch.nn.Sequential(
+            torch.nn.Conv2d(inputs, outputs, 3, stride, 1, bias=False), torch.nn.BatchNorm2d(outputs), torch.nn.ReLU(),
+            torch.nn.Conv2d(outputs, outputs, 3, 1, 1, bias=False), torch.nn.BatchNorm2d(outputs),
+        )
+        self.shortcut = torch.nn.Identity() if stride == 1 and inputs == outputs else torch.nn.Sequential(
+            torch.nn.Conv2d(inputs, outputs, 1, stride, bias=False), torch.nn.BatchNorm2d(outputs))
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + self.shortcut(x))
+
+
+def cifar_resnet(depth=20, n_classes=10):
+    """He et al.'s CIFAR ResNet (depth 6k+2: three stages of k basic blocks, 16/32/64 channels)."""
+    k = (depth - 2) // 6
+    layers = [torch.nn.Conv2d(3, 16, 3, 1, 1, bias=False), torch.nn.BatchNorm2d(16), torch.nn.ReLU()]
+    inputs = 16
+    for stage, width in enumerate((16, 32, 64)):
+        for block in range(k):
+            layers.append(_BasicBlock(inputs, width, 2 if stage and not block else 1))
+            inputs = width
+    layers += [torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, n_classes)]
+    return torch.nn.Sequential(*layers)
