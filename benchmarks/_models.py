@@ -3,6 +3,13 @@
 import torch
 
 
+class FreeModel(torch.nn.Module):
+    """Ten zero scores per input, costing nothing: times the sampling step around the forward pass."""
+
+    def forward(self, x):
+        return x.new_zeros(len(x), 10)
+
+
 def digits_cnn():
     """A digits-size CNN for 1x8x8 inputs."""
     return torch.nn.Sequential(

@@ -838,12 +838,10 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         procedure = certify_dual_rows if is_dual(self.sigma_) else certify_rows
         parts = self._map_rows(procedure, X, strategy=self.sigma_, **settings)
         raw = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
-        abstained = raw["p_lower"] <= 0.5
-        if "radius_sigma" in raw:  # DualSigma: p_lower is the expert's; an uncertified level abstains too
-            abstained |= raw["radius_sigma"] <= 0
+        abstained = raw["gap"] <= 0  # p_lower <= 1/2, or (DualSigma) a level that is not certified
         top = raw["class_index"]
         return Certificates.from_gap(
-            gap=raw["gap"] if "gap" in raw else self.noise_.gap(raw["p_lower"]),
+            gap=raw["gap"],
             sigma=raw["sigma"].astype(np.float32),
             norm=self.norm,
             center=X,

@@ -438,8 +438,9 @@ def certify_rows(engine, X, *, strategy, sampling, n0, n, alpha, bound, radii, l
     Returns
     -------
     result : dict of ndarray
-        The procedure's ``class_index``, ``p_lower``, ``n_used`` and ``stop_reason``, and ``sigma``
-        (float32, the scales the noise was drawn with).
+        The procedure's ``class_index``, ``p_lower``, ``n_used`` and ``stop_reason``, ``sigma``
+        (float32, the scales the noise was drawn with) and ``gap`` (the certified radius in units of
+        ``sigma``; ``0`` where the input abstains).
     """
     keys = engine.keys(X)
     X_t = engine.to_device(X)
@@ -449,7 +450,7 @@ def certify_rows(engine, X, *, strategy, sampling, n0, n, alpha, bound, radii, l
     with engine.progress(most, f"certify {len(X)} inputs ({sampling})"):
         result = run_procedure(engine, X_t, scales, keys, sigma, sampling=sampling, n0=n0, n=n, alpha=alpha,
                                bound=bound, radii=radii, looks=looks, radius_tolerance=radius_tolerance, pilot=pilot)
-    result["sigma"] = sigma
+    result.update(sigma=sigma, gap=engine.noise.gap(result["p_lower"]))
     return result
 
 
