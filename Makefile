@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint docs bench clean
+.PHONY: demo test test-fast lint docs bench gpu-check gpu-check-cpu clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,17 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_certify.py
+
+# The GPU check (benchmarks/gpu_check.py; about 4 minutes on an H200): CUDA tests, a linear model
+# against its exact radius, throughput of ResNet-20 and ResNet-50, bf16 versus float32. Not built on
+# $(STAMP): the venv holds PyTorch's CPU build, so on a GPU machine run it with a CUDA-enabled
+# Python, e.g. `make gpu-check PY=python3 ARGS="--out /tmp/gpu_check.json"`.
+gpu-check:
+	$(PY) benchmarks/gpu_check.py $(ARGS)
+
+# The same script on this machine's CPU with tiny sizes (under a minute): that it runs.
+gpu-check-cpu: $(STAMP)
+	$(PY) benchmarks/gpu_check.py --device cpu --quick $(ARGS)
 
 clean:
 	rm -rf $(VENV) docs/_build docs/auto_examples docs/gen_modules

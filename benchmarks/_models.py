@@ -54,3 +54,37 @@ def cifar_resnet(depth=20, n_classes=10):
             inputs = width
     layers += [torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, n_classes)]
     return torch.nn.Sequential(*layers)
+
+
+class _Bottleneck(torch.nn.Module):
+    """ResNet-50's block: 1x1 down to ``width``, 3x3 (with the stride), 1x1 up to ``4 * width``."""
+
+    def __init__(self, inputs, width, stride):
+        super().__init__()
+        outputs = 4 * width
+        self.body = torch.nn.Sequential(
+            torch.nn.Conv2d(inputs, width, 1, bias=False), torch.nn.BatchNorm2d(width), torch.nn.ReLU(),
+            torch.nn.Conv2d(width, width, 3, stride, 1, bias=False), torch.nn.BatchNorm2d(width), torch.nn.ReLU(),
+            torch.nn.Conv2d(width, outputs, 1, bias=False), torch.nn.BatchNorm2d(outputs),
+        )
+        self.shortcut = torch.nn.Identity() if stride == 1 and inputs == outputs else torch.nn.Sequential(
+            torch.nn.Conv2d(inputs, outputs, 1, stride, bias=False), torch.nn.BatchNorm2d(outputs))
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + self.shortcut(x))
+
+
+def resnet50(n_classes=1000, base_width=64):
+    """He et al.'s ResNet-50 for 3x224x224 ImageNet inputs: 7x7 stem, bottleneck stages of 3, 4, 6 and 3
+    blocks, torchvision's layout (stride on the 3x3 conv: 25,557,032 parameters), written out here since
+    torchvision is not a dependency. A smaller ``base_width`` (64 is ResNet-50) keeps the depth and makes
+    it narrower, for quick checks on a CPU."""
+    layers = [torch.nn.Conv2d(3, base_width, 7, 2, 3, bias=False), torch.nn.BatchNorm2d(base_width), torch.nn.ReLU(),
+              torch.nn.MaxPool2d(3, 2, 1)]
+    inputs = base_width
+    for stage, (width, blocks) in enumerate(zip((base_width, 2 * base_width, 4 * base_width, 8 * base_width), (3, 4, 6, 3))):
+        for block in range(blocks):
+            layers.append(_Bottleneck(inputs, width, 2 if stage and not block else 1))
+            inputs = 4 * width
+    layers += [torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(inputs, n_classes)]
+    return torch.nn.Sequential(*layers)

@@ -1,5 +1,6 @@
 """smoothcert: certifiably robust PyTorch classifiers by randomized smoothing, the scikit-learn way."""
 
+from ._version import __version__  # noqa: F401 (the package version, not an API name)
 from .certificates import Certificates
 from .estimator import SmoothedClassifier
 from .memory import CertificateMemory
@@ -19,8 +20,6 @@ from .results import CertificationResults, certified_accuracy_table, read_result
 from .sigma import AncerSigma, DualSigma, FixedSigma, IsotropicSigma, SigmaOptimizer
 from .simulation import simulate_certify
 from .training import NoiseAugmentedNet
-
-__version__ = "0.1.0"
 
 __all__ = [
     "SmoothedClassifier",

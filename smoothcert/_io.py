@@ -2,12 +2,13 @@
 
 import os
 import re
-import secrets
 import socket
+import tempfile
 import zlib
 
-# Temporary files are named ".tmp-<host>-<pid>-<random>-<name>": the host tag keeps a writer on
-# another machine sharing the folder (whose pid means nothing here) from ever being cleaned up.
+# Temporary files are named ".tmp-<host>-<pid>-<random>-<name>", so that those of killed writers can
+# be found: the host tag keeps a writer on another machine sharing the folder (whose pid means
+# nothing here) from ever being cleaned up.
 _HOST = f"{zlib.crc32(socket.gethostname().encode()):08x}"
 
 
@@ -41,7 +42,8 @@ def _remove_stale_temporaries(folder, basename):
     """
     if os.name != "posix":
         return
-    pattern = re.compile(rf"\.tmp-{_HOST}-(\d+)-[0-9a-f]{{8}}-{re.escape(basename)}")
+    # tempfile's random part is letters, digits and "_": never a "-", so no other name matches.
+    pattern = re.compile(rf"\.tmp-{_HOST}-(\d+)-[a-z0-9_]+-{re.escape(basename)}")
     with os.scandir(folder) as listing:
         names = [entry.name for entry in listing]
     for name in names:
@@ -56,22 +58,24 @@ def _remove_stale_temporaries(folder, basename):
                 pass
 
 
-def _create_temporary(folder, basename):
-    """Open a new temporary file next to the destination; return ``(fd, path)``."""
-    while True:
-        tmp = os.path.join(folder, f".tmp-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}-{basename}")
-        try:
-            # 0o666 under the umask, as open() would create the destination itself.
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
-        except FileExistsError:
-            continue
+def _new_file_mode():
+    """The mode ``open()`` gives a new file: 0o666 under the umask (``mkstemp`` makes it 0o600).
+
+    The umask can only be read by setting it; 0o077 in the meantime errs on the private side for
+    a file that another thread creates at that instant.
+    """
+    umask = os.umask(0o077)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write(path, write, *, binary=True):
     """Call ``write(file)`` on a temporary file in ``path``'s folder, then ``os.replace`` it.
 
-    The temporary file is named after the writing process; temporary files that killed writers
-    left for the same ``path`` are removed first, so they do not accumulate.
+    The temporary file is made by :func:`tempfile.mkstemp` next to ``path`` (``os.replace`` is
+    atomic within one file system), named after the writing process; temporary files that killed
+    writers left for the same ``path`` are removed first, so they do not accumulate. The file gets
+    the mode ``open()`` would give it.
 
     Parameters
     ----------
@@ -86,9 +90,10 @@ def atomic_write(path, write, *, binary=True):
     folder = os.path.dirname(os.path.abspath(path))
     basename = os.path.basename(path)
     _remove_stale_temporaries(folder, basename)
-    handle, tmp = _create_temporary(folder, basename)
+    handle, tmp = tempfile.mkstemp(prefix=f".tmp-{_HOST}-{os.getpid()}-", suffix=f"-{basename}", dir=folder)
     try:
         with os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
+            os.chmod(tmp, _new_file_mode())
             write(f)
             f.flush()
             os.fsync(f.fileno())

@@ -58,8 +58,6 @@ def check_params(est):
     """Validate the scalar parameters of a SmoothedClassifier; raise naming the fix."""
     if est.norm not in ("l2", "l1"):
         raise ValueError(f"norm must be 'l2' (Gaussian noise) or 'l1' (uniform noise), got {est.norm!r}.")
-    check_int(est.n0, "n0", 1)
-    check_int(est.n, "n", 1)
     check_int(est.n_predict, "n_predict", 1)
     if not (isinstance(est.batch_size, str) and est.batch_size == "auto"):
         message = f"batch_size must be an int >= 1 or 'auto', got {est.batch_size!r}."
@@ -80,12 +78,10 @@ def check_params(est):
         check_int(est.n_jobs, "n_jobs", -(2**31))
         if est.n_jobs == 0:
             raise ValueError("n_jobs must be None, a positive int, or negative (joblib's convention), not 0.")
-    check_probability(est.alpha, "alpha")
     check_float(est.lr, "lr", low=0.0, what="the learning rate of training")
     if np.ndim(est.abstain_label) != 0:
         raise TypeError(f"abstain_label must be a scalar label (e.g. -1), got {type(est.abstain_label).__name__}.")
     check_normalize(est.normalize)
-    check_sampling(est)
 
 
 def check_classes(classes):
@@ -117,35 +113,6 @@ def encode_labels(y, classes):
     except (KeyError, TypeError):
         unknown = sorted({str(c) for c in y.tolist() if c not in index})
         raise ValueError(f"y has labels {unknown} that are not in classes={classes.tolist()}.") from None
-
-
-def check_sampling(est):
-    """Validate the sampling mode and its settings; warn about settings the mode does not use."""
-    modes = ("fixed", "sequential", "adaptive")
-    if not isinstance(est.sampling, str) or est.sampling not in modes:
-        raise ValueError(f"sampling must be one of {modes}, got {est.sampling!r}.")
-    if est.radii is not None:
-        try:
-            radii = np.asarray(est.radii, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"radii must be None or a sequence of radii >= 0, got {est.radii!r}.") from None
-        if radii.ndim != 1 or not radii.size or not np.isfinite(radii).all() or (radii < 0).any():
-            raise ValueError(f"radii must be None or a non-empty 1-D sequence of finite radii >= 0, got {est.radii!r}.")
-    if not (isinstance(est.looks, str) and est.looks == "doubling"):
-        if isinstance(est.looks, str) or np.ndim(est.looks) != 1:
-            raise ValueError(f"looks must be 'doubling' or an increasing tuple of ints ending at n, got {est.looks!r}.")
-    check_float(est.radius_tolerance, "radius_tolerance", low=0.0, what="how much smaller a planned radius may be")
-    check_int(est.pilot, "pilot", 1)
-    unused = {
-        "radii": est.radii is not None and est.sampling != "sequential",
-        "looks": not (isinstance(est.looks, str) and est.looks == "doubling") and est.sampling != "sequential",
-        "radius_tolerance": est.radius_tolerance != 0.01 and est.sampling != "adaptive",
-        "pilot": est.pilot != 1000 and est.sampling != "adaptive",
-        "n0": est.n0 != 100 and est.sampling == "adaptive",
-    }
-    for name, quiet in unused.items():
-        if quiet:
-            warnings.warn(f"{name}={getattr(est, name)!r} is not used by sampling={est.sampling!r}.", UserWarning, stacklevel=4)
 
 
 def check_normalize(normalize, input_shape=None):

@@ -5,38 +5,13 @@ from numbers import Integral
 
 import numpy as np
 
+from ._accuracy import accuracy_at
+from ._fields import FIELDS, check_column
 from ._validation import check_probability
 from .noise import get_noise
 
 __all__ = ["Certificates", "replace_labels"]
 
-# What each per-row field of from_arrays must hold: numpy dtype kinds, and how to say it.
-_ROW_KINDS = {
-    "class_index": ("iu", "integers"),
-    "p_lower": ("iuf", "real numbers"),
-    "gap": ("iuf", "real numbers"),
-    "radius": ("iuf", "real numbers"),
-    "log_volume": ("iuf", "real numbers"),
-    "proxy_radius": ("iuf", "real numbers"),
-    "abstained": ("b", "booleans (True/False)"),
-    "memory_entry": ("iu", "integers"),
-    "n_used": ("iu", "integers"),
-    "stop_reason": ("U", "strings"),
-    "radius_sigma": ("iuf", "real numbers"),
-    "radius_class": ("iuf", "real numbers"),
-}
-# Values no certificate has: the metrics would count a nan or negative radius as certified.
-_ROW_RULES = {
-    "p_lower": ("in [0, 1]", lambda v: (v >= 0) & (v <= 1)),
-    "gap": ("finite and >= 0", lambda v: np.isfinite(v) & (v >= 0)),
-    "radius": ("finite and >= 0", lambda v: np.isfinite(v) & (v >= 0)),
-    "proxy_radius": ("finite and >= 0", lambda v: np.isfinite(v) & (v >= 0)),
-    # -inf is the volume of an empty region (an abstention); nan and +inf are no volume.
-    "log_volume": ("a number or -inf (not nan or +inf)", lambda v: ~np.isnan(v) & (v < np.inf)),
-    # nan: not a DualSigma certificate; +inf: a level certified everywhere (one level).
-    "radius_sigma": ("nan (unknown) or >= 0 (+inf allowed)", lambda v: np.isnan(v) | (v >= 0)),
-    "radius_class": ("nan (unknown) or finite and >= 0", lambda v: np.isnan(v) | (np.isfinite(v) & (v >= 0))),
-}
 # Fields that from_arrays fills in when they are left out (or None).
 _OPTIONAL = ("memory_entry", "n_used", "stop_reason", "radius_sigma", "radius_class")
 # The two parts of a DualSigma certificate (nan for other strategies).
@@ -60,21 +35,8 @@ def _as_array(value, name):
 
 
 def _row_field(value, name, n):
-    """Field ``name`` as an array of shape ``(n,)`` holding ``_ROW_KINDS[name]`` and obeying ``_ROW_RULES``."""
-    array = _as_array(value, name)
-    if array.shape != (n,):
-        raise ValueError(f"Certificates: {name} must have shape ({n},) (one entry per label), got {array.shape}.")
-    kinds, what = _ROW_KINDS[name]
-    if not n:  # [] is float to numpy: give empty fields the dtype of their kind
-        return array.astype({"b": bool, "iu": np.int64, "iuf": np.float64, "U": str}[kinds])
-    if array.dtype.kind not in kinds:
-        raise TypeError(f"Certificates: {name} must hold {what}, got dtype {array.dtype}.")
-    if name in _ROW_RULES:
-        rule, holds = _ROW_RULES[name]
-        bad = np.flatnonzero(~holds(array.astype(np.float64)))
-        if bad.size:
-            raise ValueError(f"Certificates: {name} must be {rule}; row {bad[0]} holds {array[bad[0]].item()!r}.")
-    return array
+    """Field ``name`` as an array of shape ``(n,)`` obeying ``FIELDS[name]``, in the caller's dtype."""
+    return check_column(value, f"Certificates: {name}", n, name, convert=False)
 
 
 def _center_and_sigma(center, sigma, n):
@@ -322,10 +284,11 @@ class Certificates:
             raise TypeError(f"Certificates: abstain_label must be a scalar label (e.g. -1), got {abstain_label!r}.")
         if memory_entry is not None:
             arrays["memory_entry"] = memory_entry
+        per_row = {f.name for f in fields(cls)} & FIELDS.keys()
         for name, value in list(arrays.items()):
             if name in _OPTIONAL and value is None:
                 del arrays[name]
-            elif name in _ROW_KINDS:  # unknown names: the constructor's TypeError names them
+            elif name in per_row:  # other names: the constructor's TypeError names them
                 if value is None:
                     raise TypeError(f"Certificates: {name} is required, got None (an array of shape ({n},)).")
                 arrays[name] = _row_field(value, name, n)
@@ -537,9 +500,7 @@ class Certificates:
         -------
         accuracy : ndarray of float64, shape (len(radii),)
         """
-        from .metrics import certified_accuracy
-
-        return certified_accuracy(y_true, self, radii, proxy=proxy)
+        return accuracy_at(y_true, self, radii, proxy=proxy)
 
     def to_frame(self):
         """The per-row scalars as a :class:`pandas.DataFrame` (needs pandas).

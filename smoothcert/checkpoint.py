@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import weakref
 from dataclasses import fields
 
 import numpy as np
@@ -17,7 +18,11 @@ import numpy as np
 from ._io import atomic_write
 from .certificates import Certificates
 
-__all__ = ["certify_in_chunks", "fingerprint", "hash_weights", "stable_repr"]
+__all__ = ["certify_in_chunks", "fingerprint", "hash_weights", "model_digest", "stable_repr"]
+
+# SHA-256 of each module's weights, once per module object: kept outside the estimator, whose state
+# certify must not change (scikit-learn's check_dict_unchanged).
+_DIGESTS = weakref.WeakKeyDictionary()
 
 FORMAT = "smoothcert-certify-checkpoint"
 VERSION = 3  # 2: parts carry n_used and stop_reason (sampling modes); 3: radius_sigma and radius_class (DualSigma)
@@ -51,6 +56,22 @@ def hash_weights(h, module):
     for tensor in module.state_dict().values():
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return h
+
+
+def model_digest(module):
+    """The SHA-256 hex digest of ``module``'s weights (:func:`hash_weights`), computed once per module object.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+
+    Returns
+    -------
+    digest : str
+    """
+    if module not in _DIGESTS:
+        _DIGESTS[module] = hash_weights(hashlib.sha256(), module).hexdigest()
+    return _DIGESTS[module]
 
 
 def _load_part(path, center, labels):

@@ -17,14 +17,15 @@ import torch
 
 from ._progress import progress_bar
 from ._validation import check_noise_scales
-from .sampling import calibrate_batch_size, count_votes, input_keys, noise_block_size
+from .sampling import calibrate_sampling, count_votes, input_keys, noise_block_size
 
 __all__ = ["MonteCarloEngine"]
 
 # torch.compile(module), once per fitted module and process; compiled graphs do not pickle, so a
 # worker that receives the engine compiles its own copy.
 _COMPILED = weakref.WeakKeyDictionary()
-# Calibrated "auto" batch sizes per module (then per input shape, device, precision, noise).
+# Calibrated "auto" (batch size, memory format) pairs per module, then per input shape, device,
+# precision, noise and asked-for memory format.
 _CALIBRATED = weakref.WeakKeyDictionary()
 _AUTOCAST = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -50,8 +51,16 @@ class MonteCarloEngine:
     device : torch.device
         Where the forward passes run.
     batch_size : int or "auto"
-        Noisy copies per forward pass; ``"auto"`` is calibrated on the first call (see
-        :func:`~smoothcert.sampling.calibrate_batch_size`). Results never depend on it.
+        Noisy copies per forward pass; ``"auto"`` is calibrated on the first call, together with
+        ``memory_format`` when that is ``None`` (see :func:`~smoothcert.sampling.calibrate_sampling`).
+        Results never depend on it.
+    memory_format : torch.memory_format or None, default=None
+        Layout of the batches of noisy copies (``torch.channels_last`` for 4-D inputs only). The
+        module is used as given, never converted: its own weights' layout and this one decide
+        which kernels run. ``None`` is timed against ``torch.contiguous_format`` with an
+        ``"auto"`` batch size and means ``torch.contiguous_format`` with an int one. The layout
+        can change the last bit of a score, and with it a vote whose two highest scores tie to
+        rounding: pass the calibrated pair back to repeat a run exactly.
     precision : {"float32", "bfloat16", "float16"}, default="float32"
         Forward passes under ``torch.autocast`` at this precision.
     compile : bool, default=False
@@ -75,14 +84,15 @@ class MonteCarloEngine:
     [100, 100, 100]
     """
 
-    def __init__(self, module, noise, n_classes, seed, *, device, batch_size, precision="float32", compile=False,
-                 verbose=0, n_jobs=None):
+    def __init__(self, module, noise, n_classes, seed, *, device, batch_size, memory_format=None, precision="float32",
+                 compile=False, verbose=0, n_jobs=None):
         self.module = module
         self.noise = noise
         self.n_classes = n_classes
         self.seed = seed
         self.device = device
         self.batch_size = batch_size
+        self.memory_format = memory_format
         self.precision = precision
         self.compile = compile
         self.verbose = verbose
@@ -124,13 +134,17 @@ class MonteCarloEngine:
 
     def resolve_batch_size(self, X_t):
         """The batch size, calibrated on ``X_t`` when it is ``"auto"`` (once per module, input shape,
-        device, precision and noise in this process)."""
+        device, precision, noise and ``memory_format`` in this process), and with it the memory format."""
         if self.batch_size == "auto":
-            key = (tuple(X_t.shape[1:]), X_t.dtype, str(X_t.device), self.precision, self.compile, type(self.noise))
+            key = (tuple(X_t.shape[1:]), X_t.dtype, str(X_t.device), self.precision, self.compile, type(self.noise),
+                   self.memory_format)
             known = _CALIBRATED.setdefault(self.module, {})
             if key not in known:
-                known[key] = calibrate_batch_size(self.model(), X_t, noise=self.noise)
-            self.batch_size = known[key]
+                formats = None if self.memory_format is None else (self.memory_format,)
+                known[key] = calibrate_sampling(self.model(), X_t, noise=self.noise, memory_formats=formats)
+            self.batch_size, self.memory_format = known[key]
+        elif self.memory_format is None:
+            self.memory_format = torch.contiguous_format
         return self.batch_size
 
     def scales(self, strategy, X_t, keys):
@@ -158,21 +172,23 @@ class MonteCarloEngine:
             return self._count(X_t, scales, keys, num, stage, start, self._update)
 
     def _count(self, X_t, scales, keys, num, stage, start, update):
+        batch_size = self.resolve_batch_size(X_t)
         return count_votes(
-            self.model(), X_t, scales, self.noise, num, keys, stage, self.n_classes,
-            self.resolve_batch_size(X_t), progress=update, start=start,
+            self.model(), X_t, scales, self.noise, num, keys, stage, self.n_classes, batch_size,
+            progress=update, start=start, memory_format=self.memory_format,
         )
 
-    def map_rows(self, function, X):
+    def map_rows(self, function, X, *, calibrate=True):
         """``function(engine, X_part)`` over shards of the rows of ``X`` on joblib workers, in row order.
 
-        Noise streams are keyed per input, so sharding never changes a result. ``"auto"`` batch
-        sizes are calibrated once, here, not per worker.
+        Noise streams are keyed per input, so sharding never changes a result. With ``calibrate``, an
+        ``"auto"`` batch size is calibrated once, here, not per worker (``False`` for a module whose
+        networks are calibrated one by one where they are used).
         """
         n_shards = min(len(X), joblib.effective_n_jobs(self.n_jobs))
         if n_shards <= 1:
             return [function(self, X)]
-        if not hasattr(self.module, "experts"):  # a DualModel's networks are calibrated one by one, where used
+        if calibrate:
             self.resolve_batch_size(self.to_device(X[:1]))
         return joblib.Parallel(n_jobs=self.n_jobs)(
             joblib.delayed(function)(self, part) for part in np.array_split(X, n_shards)

@@ -3,19 +3,17 @@
 import copy
 import dataclasses
 import functools
-import hashlib
-import inspect
+import itertools
 import os
 import warnings
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
-from skorch import NeuralNet
 
 from ._validation import (
     ROUTED_PREFIXES,
@@ -29,28 +27,27 @@ from ._validation import (
     encode_labels,
     resolve_device,
 )
-from .bounds import ClopperPearson, binomial_test_pvalue
+from ._version import __version__
 from .certificates import Certificates, replace_labels
-from .checkpoint import certify_in_chunks, fingerprint, hash_weights, stable_repr
+from .checkpoint import certify_in_chunks, fingerprint, model_digest, stable_repr
+from .dual_smoothing import DualSmoothing
 from .engine import MonteCarloEngine
 from .exceptions import SoundnessWarning
 from .memory import CertificateMemory
-from .models import MLP, CallableSelector, DualModel, Normalize
+from .nets import build_module, check_module_output, skorch_net
 from .noise import get_noise
-from .procedures import certify_dual_rows, certify_rows, dual_vote_counts, level_radii, noise_scales, vote_counts
+from .plan import SamplingPlan
 from .recipes import make_recipe
-from .sampling import Stage, check_scores
-from .sigma import FixedSigma, SigmaOptimizer
+from .sampling import Stage
+from .sigma import DualSigma, FixedSigma, SigmaOptimizer
 from .sigma.base import check_scale
-from .sigma.dual import is_dual
-from .training import NoiseAugmentedNet, SelectorNet, soft_level_labels
+from .smoothing import Smoothing, Votes
 
 __all__ = ["SmoothedClassifier"]
 
-# NoiseAugmentedNet parameters that SmoothedClassifier sets itself when module is a skorch net.
-_NET_OWNED = {
-    "module", "norm", "sigma", "recipe", "update_sigma_every", "update_batch_size", "classes", "device", "verbose"
-}
+# Strategies that certify their own choice of scales bring their own procedures: the one dispatch on the
+# strategy (a new self-certifying strategy is one line here and a module of its own).
+_SELF_CERTIFYING = {DualSigma: DualSmoothing}
 
 
 class SmoothedClassifier(ClassifierMixin, BaseEstimator):
@@ -176,8 +173,11 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         ``sigma``.
     normalize : tuple (mean, std) or None, default=None
         Normalisation applied inside the model graph, after the noise (as the papers' models do).
-    abstain_label : object, default=-1
-        Label reported for abstentions by ``certify`` and ``predict(X, abstain=True)``.
+    abstain_label : object or None, default=None
+        Label reported for abstentions by ``certify`` and ``predict(X, abstain=True)``; it must
+        not be one of the classes. ``None``: ``-1``, or when ``-1`` is a class the first of
+        ``-2, -3, ...`` that is not (so labels ``{-1, 1}`` fit as they are); the label used is
+        ``abstain_label_``.
     memory : CertificateMemory or None, default=None
         Memory-based certification (Alfarra et al.; Eiras et al.): resolves each certificate
         against the stored ones so data-dependent certificates stay sound. ``None``: no memory,
@@ -206,6 +206,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
+    abstain_label_ : object
+        The label of abstentions: ``abstain_label``, or the one chosen for ``None``.
     n_features_in_ : int
         ``X.shape[1]`` at fit (scikit-learn's convention).
     input_shape_ : tuple of int
@@ -275,7 +277,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         training="gaussian",
         update_sigma_every=5,
         normalize=None,
-        abstain_label=-1,
+        abstain_label=None,
         memory=None,
         classes=None,
         **kwargs,
@@ -371,35 +373,6 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             self._memory_source = self.memory
         return self.memory_
 
-    def _build_module(self, n_classes, net=None):
-        module_kwargs = {k[len("module__") :]: v for k, v in self._routed_params("module__").items()}
-        if net is not None:
-            # An initialised net's trained module (copied), else the module of our clone of the net.
-            if getattr(self.module, "initialized_", False):
-                module = copy.deepcopy(self.module.module_)
-            else:
-                module = net.initialized_instance(net.module, net.get_params_for("module"))
-        elif self.module is None or (inspect.isclass(self.module) and issubclass(self.module, torch.nn.Module)):
-            build = MLP if self.module is None else self.module
-            args = (int(np.prod(self.input_shape_)), n_classes) if self.module is None else ()
-            try:
-                module = build(*args, **module_kwargs)
-            except Exception as exc:
-                raise ValueError(
-                    f"could not build {build.__name__} from module__* parameters {module_kwargs} "
-                    f"({type(exc).__name__}: {exc}); fix those parameters."
-                ) from exc
-        elif isinstance(self.module, torch.nn.Module):
-            if module_kwargs:
-                raise ValueError("module__* parameters need module to be a class, not an instance.")
-            module = copy.deepcopy(self.module)
-        else:
-            raise TypeError(
-                f"module must be a torch.nn.Module instance or class, a skorch NeuralNet, or None, got "
-                f"{type(self.module).__name__}."
-            )
-        return self._normalized(module)
-
     def fit(self, X, y):
         """Train a copy of the base classifier with noise augmentation at the smoothing scale.
 
@@ -425,12 +398,9 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(self.seed_)
             try:
-                if is_dual(self.sigma_):
-                    module = self._fit_dual(X, y_encoded.astype(np.int64), training)
-                    self.net_, self.train_sigma_ = None, None
-                else:
-                    self.net_ = self._train_net(X, y_encoded.astype(np.int64), training, self.sigma_)
-                    module, self.train_sigma_ = self.net_.module_, self.net_.train_sigma_
+                module, self.net_, self.train_sigma_ = self._smoothing().fit_module(
+                    self, X, y_encoded.astype(np.int64), training
+                )
             except BaseException:
                 # A failed refit (e.g. diverged training) must not leave an earlier model that certifies.
                 for name in ("module_", "net_", "train_sigma_", "batch_size_"):
@@ -438,56 +408,6 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
                 raise
         self._set_module(module)
         return self
-
-    def _train_net(self, X, y, training, sigma):
-        """A NoiseAugmentedNet trained on ``(X, y)`` with the ``sigma`` strategy (``max_epochs=0``: initialised only)."""
-        net = self._make_net(len(self.classes_), training, sigma).initialize()
-        self._check_module_output(net.module_, X[:2], len(self.classes_))  # before training, for a clear error
-        return net.partial_fit(X, y)
-
-    def _fit_dual(self, X, y, training):
-        """DualSigma's networks: an expert per level (trained here unless given), then the selector trained
-        on soft labels from the experts' radii (see :class:`~smoothcert.DualSigma`)."""
-        strategy = self.sigma_
-        levels = strategy.checked_levels()
-        if strategy.experts is None:
-            strategy.expert_nets_ = [self._train_net(X, y, training, FixedSigma(level)) for level in levels]
-            experts = [net.module_ for net in strategy.expert_nets_]
-        else:
-            strategy.expert_nets_ = None
-            experts = self._given_experts()
-        model, trainable = self._dual_model(X, experts)
-        strategy.selector_net_ = None
-        if trainable:
-            engine = self._engine(model.eval())
-            radii = level_radii(engine, X, y, levels=levels, num=strategy.n_label, alpha=self.alpha, bound=ClopperPearson())
-            net = SelectorNet(
-                model.selector, noise=self.noise_, sigma=strategy.selector_scale(), consistency=strategy.consistency,
-                lr=strategy.selector_lr, max_epochs=strategy.selector_epochs, batch_size=self.train_batch_size,
-                train_split=None, device=self.device_, verbose=self.verbose,
-            )
-            strategy.selector_net_ = net.fit(X, soft_level_labels(radii, strategy.temperature))
-            model.selector = net.module_
-        return model
-
-    def _given_experts(self):
-        """Copies of DualSigma's trained ``experts`` (with the normalisation layer when ``normalize`` is set)."""
-        return [self._normalized(copy.deepcopy(expert)) for expert in self.sigma_.experts]
-
-    def _normalized(self, module):
-        """``module`` behind the normalisation layer when ``normalize`` is set (noise comes before it)."""
-        return module if self.normalize is None else torch.nn.Sequential(Normalize(*self.normalize), module)
-
-    def _dual_model(self, X, experts):
-        """The DualModel of ``experts`` and a fresh selector, checked on a few inputs; and whether the selector trains."""
-        selector, trainable = self.sigma_.make_selector(int(np.prod(self.input_shape_)))
-        if not isinstance(selector, CallableSelector):
-            selector = self._normalized(selector)
-        model = DualModel(experts, selector).to(self.device_)
-        for expert in model.experts:
-            self._check_module_output(expert, X[:2], len(self.classes_))
-        self._check_module_output(model.selector, X[:2], len(self.sigma_.checked_levels()), role="DualSigma selector")
-        return model, trainable
 
     def _prepare(self, X):
         """Validate the parameters and ``X`` and set the fitted state that does not need labels."""
@@ -497,6 +417,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         self.memory_ = self._make_memory()
         self._memory_source = self.memory
         self.noise_ = get_noise(self.norm)
+        self._sampling_plan().warn_unused(stacklevel=3)
         X = check_X(self, X, reset=True)
         self.input_shape_ = X.shape[1:]
         check_normalize(self.normalize, self.input_shape_)
@@ -514,11 +435,16 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"y has only one class ({self.classes_[0]!r}); a classifier needs at least two classes to fit."
             )
-        if any(bool(np.asarray(c == self.abstain_label).all()) for c in self.classes_.tolist()):
+        if self.abstain_label is None:
+            # -1 as before, unless it is a class: an abstention must never read as a class.
+            self.abstain_label_ = next(c for c in itertools.count(-1, -1) if not _is_class(c, self.classes_))
+        elif _is_class(self.abstain_label, self.classes_):
             raise ValueError(
                 f"abstain_label={self.abstain_label!r} is one of the classes, so an abstention could not be told "
-                f"from that class; choose an abstain_label outside {self.classes_.tolist()}."
+                f"from that class; choose an abstain_label outside {self.classes_.tolist()} (or None to have one chosen)."
             )
+        else:
+            self.abstain_label_ = self.abstain_label
         if y is None:
             return None
         return np.searchsorted(self.classes_, y) if self.classes is None else encode_labels(y, self.classes_)
@@ -528,7 +454,6 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         layout = torch.channels_last if len(self.input_shape_) == 3 else torch.contiguous_format
         self.module_ = module.eval().to(memory_format=layout)
         vars(self).pop("batch_size_", None)  # a calibrated batch size belongs to the previous model
-        vars(self).pop("_model_digest", None)
 
     def _use_pretrained(self, X):
         """Set the fitted state around the trained ``module`` as it is, from the inputs of a first call."""
@@ -541,109 +466,32 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             )
         X = self._prepare(X)
         self._set_classes()
-        net = self._skorch_net() if isinstance(self.module, NeuralNet) else None
-        module = self._build_module(len(self.classes_), net).to(self.device_)
-        self._check_module_output(module, X[:2], len(self.classes_))
-        if is_dual(self.sigma_):
-            levels = self.sigma_.checked_levels()
-            experts = [copy.deepcopy(module) for _ in levels] if self.sigma_.experts is None else self._given_experts()
-            module, trainable = self._dual_model(X, experts)
-            if trainable:
-                raise NotFittedError(
-                    f"This {type(self).__name__} is not fitted: DualSigma's selector must be trained; call fit(X, y), "
-                    f"or pass a trained selector module with selector_epochs=0, or a callable selector."
-                )
-            self.sigma_.expert_nets_, self.sigma_.selector_net_ = None, None
-        self._set_module(module)
+        module = build_module(self, len(self.classes_), skorch_net(self)).to(self.device_)
+        check_module_output(module, X[:2], len(self.classes_), self.device_)
+        self._set_module(self._smoothing().pretrained_module(self, module, X))
         self.net_ = None
         self.train_sigma_ = None
 
-    def _skorch_net(self):
-        """A clone of the skorch net given as ``module``, with the ``module__*`` parameters set on it
-        (``get_params(deep=True)`` lists the net's parameters as ``module__<name>``, so that is how
-        ``GridSearchCV`` sets them)."""
-        defaults = {k: p.default for k, p in inspect.signature(SmoothedClassifier.__init__).parameters.items()}
-        ignored = [k for k in ("lr", "train_batch_size", "optimizer", "criterion") if getattr(self, k) != defaults[k]]
-        if self.max_epochs not in (0, defaults["max_epochs"]):
-            ignored.append("max_epochs")
-        if ignored:
-            # The net's own settings train it: a value set here would be silently unused.
-            raise ValueError(
-                f"module is a skorch net, which carries its own training settings; set {ignored} on the net (or as "
-                f"module__<name>, e.g. module__lr) instead of on {type(self).__name__} (max_epochs=0 keeps an "
-                f"initialised net as it is)."
-            )
-        routed = self._routed_params()
-        others = sorted(k for k in routed if not k.startswith("module__"))
-        if others:
-            raise ValueError(
-                f"module is a skorch net, which carries its own settings; set {others} on the net (or as "
-                f"module__<name>) instead of on {type(self).__name__}."
-            )
-        overrides = {k[len("module__") :]: v for k, v in routed.items()}
-        architecture = sorted("module__" + k for k in overrides if k.startswith("module__"))
-        if architecture and getattr(self.module, "initialized_", False):
-            raise ValueError(
-                f"module is an initialised skorch net, whose trained module is used as it is; {architecture} "
-                f"cannot change it (pass an uninitialised net to build a new module)."
-            )
-        return clone(self.module).set_params(**overrides)
-
-    def _make_net(self, n_classes, training, sigma):
-        net = self._skorch_net() if isinstance(self.module, NeuralNet) else None
-        if net is not None:
-            # The user's training settings; the module, the smoothing, device and verbosity are ours.
-            settings = {
-                k: v
-                for k, v in net.get_params(deep=False).items()
-                if not k.startswith("_") and k.split("__", 1)[0] not in _NET_OWNED
-            }
-            if self.max_epochs == 0:
-                settings["max_epochs"] = 0
-        else:
-            settings = dict(
-                criterion=self.criterion,
-                optimizer=self.optimizer,
-                lr=self.lr,
-                max_epochs=self.max_epochs,
-                batch_size=self.train_batch_size,
-                train_split=None,
-                **{k: v for k, v in self._routed_params().items() if not k.startswith("module__")},
-            )
-        return NoiseAugmentedNet(
-            module=self._build_module(n_classes, net),
-            norm=self.norm,
-            sigma=sigma,
-            recipe=training,
-            update_sigma_every=self.update_sigma_every,
-            update_batch_size=None if self.batch_size == "auto" else self.batch_size,
-            classes=np.arange(n_classes),
-            device=self.device_,
-            verbose=self.verbose,
-            **settings,
-        )
-
-    def _check_module_output(self, module, X_few, n_classes, role="module"):
-        """One forward pass on a few training rows: the module's failures named here, not deep in training."""
-        try:
-            with torch.inference_mode():
-                out = module.eval()(torch.as_tensor(X_few, device=self.device_))
-        except Exception as exc:
-            raise ValueError(
-                f"{role} failed on a batch of inputs of shape {tuple(X_few.shape)} ({type(exc).__name__}: {exc}); "
-                f"it must map (batch, *{tuple(X_few.shape[1:])}) inputs to (batch, {n_classes}) scores."
-            ) from exc
-        if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[0] == len(X_few) and out.shape[1] != n_classes:
-            expected = f"y has {n_classes} classes" if role == "module" else f"there are {n_classes} levels"
-            raise ValueError(
-                f"{role} outputs shape {tuple(out.shape)} for {len(X_few)} inputs, but {expected}; "
-                f"the {role} must output (batch, {n_classes}) scores."
-            )
-        check_scores(out, len(X_few), n_classes)
-        if not bool(torch.isfinite(out).all()):
-            raise ValueError("module produced non-finite scores (NaN or inf) on training inputs; check its weights and normalize.")
-
     # -- Monte Carlo ----------------------------------------------------------------------------
+
+    def _smoothing(self):
+        """The procedures that smooth the fitted strategy ``sigma_`` (see ``_SELF_CERTIFYING``)."""
+        for strategy, smoothing in _SELF_CERTIFYING.items():
+            if isinstance(self.sigma_, strategy):
+                return smoothing()
+        if self.sigma_.certifies_choice:
+            raise TypeError(
+                f"{type(self.sigma_).__name__} declares certifies_choice=True, but no procedures certify its choice; "
+                f"register them in smoothcert.estimator._SELF_CERTIFYING or set certifies_choice=False."
+            )
+        return Smoothing()
+
+    def _sampling_plan(self):
+        """The validated sampling settings of :meth:`certify`."""
+        return SamplingPlan(
+            sampling=self.sampling, n0=self.n0, n=self.n, alpha=self.alpha, radii=self.radii, looks=self.looks,
+            radius_tolerance=self.radius_tolerance, pilot=self.pilot,
+        )
 
     def __sklearn_is_fitted__(self):
         # The fitted module is what certifies; other fitted attributes may outlive a failed fit.
@@ -654,6 +502,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             self._use_pretrained(X)
         check_is_fitted(self)
         check_params(self)
+        self._sampling_plan().warn_unused(stacklevel=3)
         return check_X(self, X, reset=False)
 
     def _engine(self, module=None):
@@ -670,7 +519,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
     def _map_rows(self, function, X, **kwargs):
         """``function(engine, X_part, **kwargs)`` over shards of ``X`` (see ``MonteCarloEngine.map_rows``)."""
         engine = self._engine()
-        parts = engine.map_rows(functools.partial(function, **kwargs), X)
+        parts = engine.map_rows(functools.partial(function, **kwargs), X,
+                                calibrate=self._smoothing().calibrates_up_front)
         if self.batch_size == "auto" and engine.batch_size != "auto":
             self.batch_size_ = engine.batch_size  # calibrated once per fitted module
         return parts
@@ -691,7 +541,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             One scale per input (isotropic) or per input dimension (anisotropic).
         """
         X = self._check_inputs(X)
-        return np.concatenate(self._map_rows(noise_scales, X, strategy=self.sigma_, num=self.n_predict))
+        return np.concatenate(self._map_rows(self._smoothing().noise_scales, X, strategy=self.sigma_, num=self.n_predict))
 
     def predict_proba(self, X):
         """Vote frequencies of the ``n_predict`` noisy copies of each input (Monte Carlo ``p_c(x)``).
@@ -704,17 +554,13 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        return self._votes(X)[0] / self.n_predict
+        return self._votes(X).counts / self.n_predict
 
     def _votes(self, X):
-        """The ``n_predict`` votes per input: the classifier's ``(n, n_classes)`` and, with DualSigma,
-        the selector's ``(n, n_levels)`` (else ``None``)."""
+        """The ``n_predict`` votes per input (:class:`~smoothcert.smoothing.Votes`)."""
         X = self._check_inputs(X)
-        settings = dict(strategy=self.sigma_, num=self.n_predict, stage=Stage.PREDICTION)
-        if not is_dual(self.sigma_):
-            return np.concatenate(self._map_rows(vote_counts, X, **settings)), None
-        parts = self._map_rows(dual_vote_counts, X, **settings)
-        return np.concatenate([p["counts"] for p in parts]), np.concatenate([p["selector"] for p in parts])
+        return Votes.concatenate(self._map_rows(self._smoothing().votes, X, strategy=self.sigma_, num=self.n_predict,
+                                                stage=Stage.PREDICTION))
 
     def predict(self, X, abstain=False):
         """Smoothed prediction: the class with most votes among ``n_predict`` noisy copies.
@@ -723,7 +569,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : array-like or torch.Tensor of shape (n_samples, *input_shape)
         abstain : bool, default=False
-            Run Cohen et al.'s PREDICT: return ``abstain_label`` unless a two-sided binomial test
+            Run Cohen et al.'s PREDICT: return ``abstain_label_`` unless a two-sided binomial test
             on the top two counts rejects a tie at level ``alpha`` (then the returned class is
             ``g(x)`` with probability at least ``1 - alpha``).
 
@@ -735,20 +581,17 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         -----
         With a ``memory``, an input strictly inside a stored region is answered with that region's
         label (``predict(X, abstain=True)`` with ``inside_rule="abstain"``: that label or
-        ``abstain_label``), consistently with earlier :meth:`certify` calls. Nothing is stored:
+        ``abstain_label_``), consistently with earlier :meth:`certify` calls. Nothing is stored:
         a prediction certifies no region. :meth:`predict_proba` reports the raw votes.
         """
         if not isinstance(abstain, (bool, np.bool_)):
             raise TypeError(f"abstain must be True or False, got {abstain!r}.")
-        counts, selector = self._votes(X)
-        labels = self.classes_[_top_two(counts)[:, 0]]
+        votes = self._votes(X)
+        labels = self.classes_[votes.counts.argmax(axis=1)]  # ties to the lower index, as PREDICT's test
         entry, stored = self._memory_lookup(X, labels)
         if not abstain:
             return stored
-        alpha_sigma, alpha_c = self.sigma_.split_alpha(self.alpha) if selector is not None else (0.0, self.alpha)
-        abstained = _tie_pvalue(counts) > alpha_c
-        if selector is not None and selector.shape[1] > 1:  # PREDICT on the selector too, at its share of alpha
-            abstained |= _tie_pvalue(selector) > alpha_sigma
+        abstained = self._smoothing().abstained(votes, self.sigma_, self.alpha)
         if self.memory_ is not None and self.memory_.inside_rule == "abstain":
             # The stored region's label or an abstention, never another label.
             return self._with_abstain(labels, abstained | ((entry >= 0) & (stored != labels)))
@@ -762,7 +605,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         return memory.lookup(self._check_inputs(X), default=labels)
 
     def _with_abstain(self, labels, abstained):
-        return replace_labels(labels, abstained, self.abstain_label)
+        return replace_labels(labels, abstained, self.abstain_label_)
 
     def certify(self, X, *, checkpoint=None, checkpoint_every=256):
         """Certify each input: a class and a region where the smoothed classifier provably keeps it.
@@ -792,7 +635,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         """
         X = self._check_inputs(X)
         check_sample_size(self.n, self.alpha)
-        if self.sigma_.data_dependent and not is_dual(self.sigma_) and self.memory is None:
+        if self.sigma_.data_dependent and not self.sigma_.certifies_choice and self.memory is None:
             warnings.warn(
                 f"{type(self.sigma_).__name__} chooses the noise scales per input: its certificates describe "
                 f"g_sigma(x) for the input's own sigma, not the classifier x -> g_sigma(x)(x), and are only "
@@ -817,26 +660,19 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
 
     def _provenance(self):
         """How this estimator certifies: what a results file should say about the run that made it."""
-        from . import __version__  # the package is loaded by the time anything certifies
-        if "_model_digest" not in vars(self):  # hashed once per fitted module
-            self._model_digest = hash_weights(hashlib.sha256(), self.module_).hexdigest()
         record = {
             "smoothcert": __version__, "sampling": self.sampling, "n0": self.n0, "n": self.n, "alpha": self.alpha,
-            "norm": self.norm, "sigma": stable_repr(self.sigma_), "seed": self.seed_, "model": self._model_digest,
+            "norm": self.norm, "sigma": stable_repr(self.sigma_), "seed": self.seed_, "model": model_digest(self.module_),
             "memory": self.memory_ is not None,
+            # autocast and compilation change the base classifier: the certificate is for the one run this way
+            "precision": self.precision, "compile": self.compile,
         }
-        if is_dual(self.sigma_):  # the union bound's two shares of alpha
-            record["alpha_sigma"], record["alpha_c"] = self.sigma_.split_alpha(self.alpha)
+        record.update(self._smoothing().provenance(self.sigma_, self.alpha))
         return record
 
     def _certify_rows(self, X):
         """Certificates of validated rows ``X`` (numpy), before any memory."""
-        settings = dict(
-            sampling=self.sampling, n0=self.n0, n=self.n, alpha=self.alpha, bound=ClopperPearson(), radii=self.radii,
-            looks=self.looks, radius_tolerance=self.radius_tolerance, pilot=self.pilot,
-        )
-        procedure = certify_dual_rows if is_dual(self.sigma_) else certify_rows
-        parts = self._map_rows(procedure, X, strategy=self.sigma_, **settings)
+        parts = self._map_rows(self._smoothing().certify_rows, X, strategy=self.sigma_, plan=self._sampling_plan())
         raw = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
         abstained = raw["gap"] <= 0  # p_lower <= 1/2, or (DualSigma) a level that is not certified
         top = raw["class_index"]
@@ -850,7 +686,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
             p_lower=raw["p_lower"],
             abstained=abstained,
             alpha=self.alpha,
-            abstain_label=self.abstain_label,
+            abstain_label=self.abstain_label_,
             n_used=raw["n_used"],
             stop_reason=raw["stop_reason"],
             radius_sigma=raw.get("radius_sigma"),
@@ -858,13 +694,6 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         )
 
 
-def _top_two(counts):
-    """Per row, the indices of the two largest counts (ties to the lower index)."""
-    return np.argsort(-counts, axis=1, kind="stable")[:, :2]
-
-
-def _tie_pvalue(counts):
-    """PREDICT's two-sided binomial p-value of a tie between each row's top two counts."""
-    top2 = _top_two(counts)
-    rows = np.arange(len(counts))
-    return binomial_test_pvalue(counts[rows, top2[:, 0]], counts[rows, top2[:, 1]])
+def _is_class(label, classes):
+    """Whether ``label`` equals one of ``classes`` (as a scalar: no array broadcasting)."""
+    return any(bool(np.asarray(c == label).all()) for c in classes.tolist())

@@ -1,8 +1,9 @@
 """Certified accuracy, average certified radius and scikit-learn scorers over certificates.
 
 Every function takes ``(y_true, certificates)``, where ``certificates`` is a
-:class:`~smoothcert.Certificates` (from :meth:`SmoothedClassifier.certify`) or a
-:class:`~smoothcert.results.CertificationResults` (from a results file). A row counts at radius ``r``
+:class:`~smoothcert.Certificates` (from :meth:`SmoothedClassifier.certify`), a
+:class:`~smoothcert.results.CertificationResults` (from a results file), or any object with their
+per-row fields ``label``, ``abstained``, ``radius`` and ``proxy_radius``. A row counts at radius ``r``
 when it is not abstained, its label equals ``y_true`` and its radius is at least ``r`` (inclusive):
 the definition of Cohen et al.'s ``analyze.py`` (``ApproximateAccuracy``).
 """
@@ -11,8 +12,9 @@ import math
 
 import numpy as np
 
+from ._accuracy import accuracy_at, correct_and_radius
+from ._fields import check_certificates
 from ._validation import check_flag, check_float, check_probability, check_radii
-from .certificates import Certificates
 from .pipeline import certify_pipeline
 
 __all__ = [
@@ -23,51 +25,6 @@ __all__ = [
     "certified_accuracy_scorer",
     "acr_scorer",
 ]
-
-
-def _check_certificates(certificates, name="certificates"):
-    """Raise unless ``certificates`` is a Certificates or a CertificationResults."""
-    from .results import CertificationResults  # results imports this module
-
-    if not isinstance(certificates, (Certificates, CertificationResults)):
-        raise TypeError(
-            f"{name} must be a smoothcert.Certificates (from SmoothedClassifier.certify) or a "
-            f"CertificationResults (from read_results), got {type(certificates).__name__}."
-        )
-    return certificates
-
-
-def _correct(y_true, certificates):
-    _check_certificates(certificates)
-    try:
-        y_true = np.asarray(y_true)
-    except ValueError:  # ragged nested sequences
-        raise ValueError("y_true must be a 1-D array of labels, got ragged nested sequences.") from None
-    if y_true.shape != (len(certificates),):
-        raise ValueError(
-            f"y_true must have shape ({len(certificates)},) (one true label per certificate), got {y_true.shape}."
-        )
-    if y_true.dtype.kind == "f" and not np.isfinite(y_true).all():
-        raise ValueError("y_true must not contain nan or inf (a true label is a class of the estimator).")
-    label = np.asarray(certificates.label)
-    # numpy compares numbers with strings as unequal: every row would silently count as wrong.
-    if len(label) and "O" not in label.dtype.kind + y_true.dtype.kind:
-        if (label.dtype.kind in "biuf") != (y_true.dtype.kind in "biuf"):
-            raise TypeError(
-                f"y_true holds {y_true.dtype} labels but the certified labels are {label.dtype}: "
-                f"pass true labels of the same kind as the estimator's classes_."
-            )
-    return (~certificates.abstained) & (label == y_true)
-
-
-def _radius(certificates, proxy):
-    """The radii compared, checked: a nan radius would count as certified at every radius."""
-    name = "proxy_radius" if check_flag(proxy, "proxy") else "radius"
-    radius = np.asarray(getattr(certificates, name), dtype=np.float64)
-    bad = np.flatnonzero(~(np.isfinite(radius) & (radius >= 0)))
-    if bad.size:
-        raise ValueError(f"certificates.{name} must be finite and >= 0; row {bad[0]} holds {radius[bad[0]]}.")
-    return radius
 
 
 def certified_accuracy(y_true, certificates, radii=(0.0,), *, proxy=False):
@@ -108,16 +65,7 @@ def certified_accuracy(y_true, certificates, radii=(0.0,), *, proxy=False):
     >>> certified_accuracy([0, 1, 0], cert, radii=[0.0, 0.5, 1.0]).tolist()
     [0.6666666666666666, 0.3333333333333333, 0.0]
     """
-    correct = _correct(y_true, certificates)
-    radius = _radius(certificates, proxy)
-    radii = check_radii(radii)
-    if len(certificates) == 0:
-        return np.full(radii.shape, np.nan)
-    # Count correct radii >= r by binary search: a (len(radii), n) comparison matrix would need
-    # 10^8 booleans for a 10^4-point curve over 10^4 inputs.
-    correct_radii = np.sort(radius[correct])
-    at_least = len(correct_radii) - np.searchsorted(correct_radii, radii, side="left")
-    return at_least / len(certificates)
+    return accuracy_at(y_true, certificates, radii, proxy=proxy)
 
 
 def certified_accuracy_curve(y_true, certificates, radii=None, *, proxy=False):
@@ -163,8 +111,8 @@ def certified_accuracy_curve(y_true, certificates, radii=None, *, proxy=False):
     ([0.0, 0.25, 0.5], [0.75, 0.75, 0.5, 0.0])
     """
     if radii is None:
-        correct = _correct(y_true, certificates)  # checks certificates before reading its radii
-        correct_radii = _radius(certificates, proxy)[correct]
+        correct, radius = correct_and_radius(y_true, certificates, proxy)
+        correct_radii = radius[correct]
         grid = [np.zeros(1), correct_radii]
         if correct_radii.size:
             grid.append([np.nextafter(correct_radii.max(), np.inf)])
@@ -226,18 +174,17 @@ def certified_accuracy_lower_bound(y_true, certificates, radii=(0.0,), *, rho=0.
     >>> certified_accuracy_lower_bound(np.zeros(n), cert, [0.0, 1.0], rho=0.001).round(4).tolist()
     [0.9941, -0.0059]
     """
-    _check_certificates(certificates)
+    n_inputs = len(check_certificates(certificates))
     rho = check_probability(rho, "rho")
     if alpha is None:
-        alpha = certificates.alpha
+        alpha = getattr(certificates, "alpha", None)
         if alpha is None:
             raise ValueError(
                 "alpha is unknown for these certificates (results files do not store it); pass alpha=, "
                 "the failure probability each certificate was computed at."
             )
     alpha = check_probability(alpha, "alpha")
-    accuracy = certified_accuracy(y_true, certificates, radii, proxy=proxy)
-    n_inputs = len(certificates)
+    accuracy = accuracy_at(y_true, certificates, radii, proxy=proxy)
     if n_inputs == 0:
         return accuracy  # all nan, like certified_accuracy
     log_term = math.log(1.0 / rho)
@@ -272,9 +219,8 @@ def average_certified_radius(y_true, certificates, *, proxy=False):
     >>> round(average_certified_radius([0, 1, 0], cert), 6)
     0.266667
     """
-    correct = _correct(y_true, certificates)
-    radius = _radius(certificates, proxy)
-    return float(np.mean(np.where(correct, radius, 0.0))) if len(certificates) else float("nan")
+    correct, radius = correct_and_radius(y_true, certificates, proxy)
+    return float(np.mean(np.where(correct, radius, 0.0))) if len(radius) else float("nan")
 
 
 def certified_accuracy_scorer(radius=0.0, *, proxy=False):

@@ -9,9 +9,10 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from ._fields import check_certificates
 from ._validation import check_flag
 from .certificates import Certificates
-from .metrics import _check_certificates, certified_accuracy_curve
+from .metrics import certified_accuracy_curve
 from .pipeline import _check_certifier, certify_pipeline
 from .results import _as_pair, read_results
 
@@ -305,7 +306,7 @@ class CertifiedAccuracyDisplay:
         """
         names, items = _named(certificates, names, "certificates")
         for item, what in zip(items, _item_names("certificates", names, len(items))):
-            _check_certificates(item, what)
+            check_certificates(item, what)
         return cls._from_pairs(
             names, [(y_true, c) for c in items], radii=radii, proxy=proxy, envelope=envelope, ax=ax, kwargs=kwargs
         )

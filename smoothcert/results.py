@@ -26,10 +26,11 @@ from numbers import Real
 
 import numpy as np
 
+from ._accuracy import accuracy_at
+from ._fields import FIELDS, check_certificates, check_column
 from ._io import atomic_write, check_path
 from ._validation import check_flag, check_int, check_probability, check_radii
 from .certificates import Certificates
-from .metrics import certified_accuracy
 
 __all__ = ["CertificationResults", "read_results", "write_results", "certified_accuracy_table"]
 
@@ -39,45 +40,6 @@ _TIMEDELTA = re.compile(r"^(?:(-?\d+) days?, )?(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$"
 _TRUE = {"1": True, "0": False, "True": True, "False": False, "true": True, "false": False}
 _MAX_TIMEDELTA = datetime.timedelta.max.total_seconds()
 _INDEX_BOUND = 2**63  # idx is stored as int64
-# What the numeric fields must hold (shared by CertificationResults, read_results, write_results):
-# files are compared across papers, so a nan or negative radius is refused where it enters.
-_RULES = {
-    "radius": ("finite and >= 0", lambda v: np.isfinite(v) & (v >= 0)),
-    "sigma": ("finite and > 0", lambda v: np.isfinite(v) & (v > 0)),
-    "time": ("nan (unknown) or finite seconds >= 0", lambda v: np.isnan(v) | (np.isfinite(v) & (v >= 0))),
-    "index": ("an int >= 0 (a position in the data set)", lambda v: v >= 0),
-    "n_used": ("an int >= 0 (forward passes spent on the input)", lambda v: v >= 0),
-    "radius_sigma": (">= 0 (inf: the level is the same everywhere)", lambda v: ~np.isnan(v) & (v >= 0)),
-}
-_KINDS = {"int": ("iu", "integers"), "bool": ("b", "booleans (True/False)"), "float": ("iuf", "real numbers")}
-
-
-def _first_invalid(values, rule):
-    """Position of the first entry of ``values`` that breaks ``_RULES[rule]``, or ``-1``."""
-    bad = np.flatnonzero(~_RULES[rule][1](values))
-    return int(bad[0]) if bad.size else -1
-
-
-def _column(values, name, n_rows, kind=None, rule=None):
-    """``values`` as an array of shape ``(n_rows,)`` holding ``kind`` and obeying ``rule``; errors name ``name``."""
-    try:
-        values = np.asarray(values)
-    except ValueError:  # ragged nested sequences
-        raise ValueError(f"{name} must be a 1-D array of shape ({n_rows},), got ragged nested sequences.") from None
-    if values.shape != (n_rows,):
-        raise ValueError(f"{name} must have shape ({n_rows},) to match the certificates, got {values.shape}.")
-    if kind is not None:
-        kinds, what = _KINDS[kind]
-        if values.dtype.kind not in kinds:
-            raise TypeError(f"{name} must hold {what}, got dtype {values.dtype}.")
-        values = values.astype(np.float64 if kind == "float" else np.int64 if kind == "int" else bool)
-    if rule is not None:
-        bad = _first_invalid(values, rule)
-        if bad >= 0:
-            raise ValueError(f"{name} must be {_RULES[rule][0]}; row {bad} holds {values[bad].item()!r}.")
-    return values
-
-
 @dataclass(frozen=True, eq=False)
 class CertificationResults:
     """Rows of a results file: what the metrics, tables and plots need, without the regions.
@@ -168,23 +130,13 @@ class CertificationResults:
         n = len(label)
         if np.ndim(self.abstain_label) != 0:
             raise TypeError(f"CertificationResults: abstain_label must be a scalar label, got {self.abstain_label!r}.")
-        checked = {
-            "label": label,
-            "y_true": _column(self.y_true, "CertificationResults: y_true", n),
-            "index": _column(self.index, "CertificationResults: index", n, "int", "index"),
-            "correct": _column(self.correct, "CertificationResults: correct", n, "bool"),
-            "abstained": _column(self.abstained, "CertificationResults: abstained", n, "bool"),
-            "radius": _column(self.radius, "CertificationResults: radius", n, "float", "radius"),
-            "proxy_radius": _column(self.proxy_radius, "CertificationResults: proxy_radius", n, "float", "radius"),
-            "time": _column(self.time, "CertificationResults: time", n, "float", "time"),
-        }
-        if self.sigma is not None:
-            checked["sigma"] = _column(self.sigma, "CertificationResults: sigma", n, "float", "sigma")
-        if self.n_used is not None:
-            checked["n_used"] = _column(self.n_used, "CertificationResults: n_used", n, "int", "n_used")
-        for name, rule in (("radius_sigma", "radius_sigma"), ("radius_class", "radius")):
+        checked = {"label": label, "y_true": check_column(self.y_true, "CertificationResults: y_true", n)}
+        # A file holds a column only where every row knows its value (known=True).
+        for name in ("index", "correct", "abstained", "radius", "proxy_radius", "time"):
+            checked[name] = check_column(getattr(self, name), f"CertificationResults: {name}", n, name, known=True)
+        for name in ("sigma", "n_used", "radius_sigma", "radius_class"):
             if getattr(self, name) is not None:
-                checked[name] = _column(getattr(self, name), f"CertificationResults: {name}", n, "float", rule)
+                checked[name] = check_column(getattr(self, name), f"CertificationResults: {name}", n, name, known=True)
         if self.provenance is not None and not isinstance(self.provenance, dict):
             raise TypeError(f"CertificationResults: provenance must be a dict or None, got {type(self.provenance).__name__}.")
         if self.alpha is not None:
@@ -233,7 +185,7 @@ class CertificationResults:
         >>> results.certified_accuracy([0.0, 0.5, 0.6]).tolist()
         [0.5, 0.5, 0.0]
         """
-        return certified_accuracy(self.y_true, self, check_radii(radii), proxy=check_flag(proxy, "proxy"))
+        return accuracy_at(self.y_true, self, check_radii(radii), proxy=check_flag(proxy, "proxy"))
 
     def to_frame(self):
         """The rows as a :class:`pandas.DataFrame` with the file's column names (needs pandas).
@@ -296,29 +248,24 @@ def _parse_time(text):
 def _checked_certificates(certificates, name="certificates"):
     """``(label, abstained, radius, proxy_radius, min_sigma)`` of certificates, checked (``min_sigma``
     is ``None`` when unknown); errors name ``name``."""
-    if not isinstance(certificates, (Certificates, CertificationResults)):
-        raise TypeError(
-            f"{name} must be a smoothcert.Certificates (from SmoothedClassifier.certify) or a "
-            f"CertificationResults (from read_results), got {type(certificates).__name__}."
-        )
-    label = np.asarray(certificates.label)
-    if label.ndim != 1:
-        raise ValueError(f"{name}.label must be a 1-D array, got shape {label.shape}.")
+    label = check_certificates(certificates, name)
     n = len(label)
-    abstained = _column(certificates.abstained, f"{name}.abstained", n, "bool")
-    radius = _column(certificates.radius, f"{name}.radius", n, "float", "radius")
-    proxy_radius = _column(certificates.proxy_radius, f"{name}.proxy_radius", n, "float", "radius")
-    if certificates.sigma is None:
+    abstained, radius, proxy_radius = (
+        check_column(getattr(certificates, field), f"{name}.{field}", n, field)
+        for field in ("abstained", "radius", "proxy_radius")
+    )
+    sigma = getattr(certificates, "sigma", None)
+    if sigma is None:
         return label, abstained, radius, proxy_radius, None
-    sigma = np.asarray(certificates.sigma)
+    sigma = np.asarray(sigma)
     if sigma.ndim == 0 or len(sigma) != n or math.prod(sigma.shape[1:]) == 0 or sigma.dtype.kind not in "iuf":
         raise ValueError(
             f"{name}.sigma must be numbers of shape ({n},) or ({n}, *input_shape), got {sigma.dtype} {sigma.shape}."
         )
     flat = sigma.reshape(n, math.prod(sigma.shape[1:])).astype(np.float64)
-    valid = (np.isfinite(flat) & (flat > 0)).all(axis=1)
+    valid = FIELDS["sigma"].holds(flat).all(axis=1)
     if not valid.all():
-        raise ValueError(f"{name}.sigma must be finite and > 0; row {int(np.flatnonzero(~valid)[0])} is not.")
+        raise ValueError(f"{name}.sigma must be {FIELDS['sigma'].rule}; row {int(np.flatnonzero(~valid)[0])} is not.")
     return label, abstained, radius, proxy_radius, flat.min(axis=1)
 
 
@@ -326,11 +273,11 @@ def _dual_radii(certificates, n_rows):
     """``{"radius_sigma": ..., "radius_class": ...}`` of DualSigma certificates, checked; ``{}`` for others."""
     if isinstance(certificates, Certificates) and not certificates.dual:
         return {}
-    if isinstance(certificates, CertificationResults) and certificates.radius_sigma is None:
+    if getattr(certificates, "radius_sigma", None) is None:
         return {}
     return {
-        "radius_sigma": _column(certificates.radius_sigma, "certificates.radius_sigma", n_rows, "float", "radius_sigma"),
-        "radius_class": _column(certificates.radius_class, "certificates.radius_class", n_rows, "float", "radius"),
+        name: check_column(getattr(certificates, name), f"certificates.{name}", n_rows, name, known=True)
+        for name in ("radius_sigma", "radius_class")
     }
 
 
@@ -400,17 +347,19 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     extra_columns = check_flag(extra_columns, "extra_columns")
     label, abstained, radius, proxy_radius, min_sigma = _checked_certificates(certificates)
     n_rows = len(label)
-    y_true = _column(y_true, "y_true", n_rows)
-    index = np.arange(n_rows) if index is None else _column(index, "index", n_rows, "int", "index")
-    n_used = None if certificates.n_used is None else _column(certificates.n_used, "certificates.n_used", n_rows, "int")
-    if n_used is not None and (n_used < 0).any():
-        n_used = None  # -1: certificates not made by a sampling run (e.g. built by hand)
+    y_true = check_column(y_true, "y_true", n_rows)
+    index = np.arange(n_rows) if index is None else check_column(index, "index", n_rows, "index")
+    n_used = getattr(certificates, "n_used", None)
+    if n_used is not None:
+        n_used = check_column(n_used, "certificates.n_used", n_rows, "n_used")
+        if FIELDS["n_used"].invalid(n_used, known=True).size:
+            n_used = None  # unknown (-1) for some rows, e.g. certificates built by hand: no column
     if times is None:
         times = np.full(n_rows, np.nan)
     elif isinstance(times, Real) and not isinstance(times, (bool, np.bool_)):
-        times = _column(np.full(n_rows, float(times)), "times", n_rows, "float", "time")
+        times = check_column(np.full(n_rows, float(times)), "times", n_rows, "time")
     else:
-        times = _column(times, "times", n_rows, "float", "time")
+        times = check_column(times, "times", n_rows, "time")
     truth = [str(t) for t in y_true]
     predict = [_ABSTAIN if a else str(c) for a, c in zip(abstained, label)]
     certified = [p for p, a in zip(predict, abstained) if not a]
@@ -433,11 +382,11 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     header = list(_REQUIRED_COLUMNS)
     columns = [index.astype(str), truth, predict, [_format_float(r) for r in radius], correct.astype(int).astype(str)]
     if extra_columns:
-        if isinstance(certificates, CertificationResults):
+        if isinstance(certificates, Certificates):
+            with_proxy = certificates.anisotropic
+        else:
             # A results file does not record the noise's shape; a distinct proxy radius shows it.
             with_proxy = not np.array_equal(proxy_radius, radius)
-        else:
-            with_proxy = certificates.anisotropic
         if with_proxy:
             # ANCER's order: radius_proxy after radius, min_sigma after correct.
             header[4:4] = ["radius_proxy"]
@@ -457,7 +406,7 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     lines = ["\t".join(header)] + ["\t".join(row) for row in zip(*columns)]
     text = "\n".join(lines) + "\n"
     atomic_write(path, lambda f: f.write(text), binary=False)
-    record = certificates.provenance or None
+    record = getattr(certificates, "provenance", None) or None
     companion = _provenance_path(path)
     if record is not None:
         document = json.dumps(record, indent=1, sort_keys=True, default=repr) + "\n"
@@ -491,8 +440,8 @@ def _parse_labels(texts):
         return np.array(texts, dtype=str), _ABSTAIN
 
 
-def _read_numbers(table, column, rule, where, parse=float):
-    """The ``column`` entries of a file as float64, checked against ``_RULES[rule]``."""
+def _read_numbers(table, column, field, where, parse=float):
+    """The ``column`` entries of a file as float64, checked against ``FIELDS[field]`` (known values only)."""
     texts = table[column]
     values = np.empty(len(texts))
     for row, text in enumerate(texts):
@@ -500,9 +449,9 @@ def _read_numbers(table, column, rule, where, parse=float):
             values[row] = parse(text)
         except (ValueError, OverflowError):
             raise ValueError(f"{where(row)}: the {column} column holds {text!r}, not a number.") from None
-    bad = _first_invalid(values, rule)
-    if bad >= 0:
-        raise ValueError(f"{where(bad)}: {column} must be {_RULES[rule][0]}, got {texts[bad]!r}.")
+    bad = FIELDS[field].invalid(values, known=True)
+    if bad.size:
+        raise ValueError(f"{where(bad[0])}: {column} must be {FIELDS[field].must_be(known=True)}, got {texts[bad[0]]!r}.")
     return values
 
 
@@ -514,7 +463,7 @@ def _read_index(texts, where):
         except ValueError:
             value = -1
         if not 0 <= value < _INDEX_BOUND:
-            raise ValueError(f"{where(row)}: idx must be {_RULES['index'][0]}, got {text!r}.")
+            raise ValueError(f"{where(row)}: idx must be {FIELDS['index'].rule}, got {text!r}.")
         index[row] = value
     return index
 
@@ -623,12 +572,12 @@ def read_results(path, *, alpha=None):
         radius=radius,
         correct=correct,
         abstained=abstained,
-        proxy_radius=_read_numbers(table, "radius_proxy", "radius", where) if "radius_proxy" in table else radius.copy(),
+        proxy_radius=_read_numbers(table, "radius_proxy", "proxy_radius", where) if "radius_proxy" in table else radius.copy(),
         time=_read_numbers(table, "time", "time", where, _parse_time) if "time" in table else np.full(n_rows, np.nan),
         sigma=None if sigma_name is None else _read_numbers(table, sigma_name, "sigma", where),
         n_used=_read_numbers(table, "n_used", "n_used", where, int).astype(np.int64) if "n_used" in table else None,
         radius_sigma=_read_numbers(table, "radius_sigma", "radius_sigma", where) if "radius_sigma" in table else None,
-        radius_class=_read_numbers(table, "radius_class", "radius", where) if "radius_class" in table else None,
+        radius_class=_read_numbers(table, "radius_class", "radius_class", where) if "radius_class" in table else None,
         provenance=_read_provenance(path),
         alpha=alpha,
         abstain_label=abstain_label,
@@ -704,10 +653,10 @@ def certified_accuracy_table(results, radii, *, fmt="markdown", decimals=2, prox
     rows = []
     for name, result in results.items():
         y_true, certificates = _as_pair(result, f"results[{name!r}]")
-        if len(certificates) == 0:
+        if not len(certificates.label):
             raise ValueError(f"results[{name!r}] has no rows: its certified accuracy is undefined.")
         try:
-            rows.append(certified_accuracy(y_true, certificates, radii, proxy=proxy))
+            rows.append(accuracy_at(y_true, certificates, radii, proxy=proxy))
         except ValueError as exc:
             raise ValueError(f"results[{name!r}]: {exc}") from None
     accuracy = np.array(rows)

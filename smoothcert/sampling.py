@@ -17,7 +17,7 @@ from .noise import GaussianNoise
 
 __all__ = [
     "Stage", "SELECTOR_STREAM", "input_keys", "sub_stream_keys", "derive_seed", "count_votes", "check_scores",
-    "noise_block_size", "calibrate_batch_size",
+    "noise_block_size", "batch_memory_formats", "calibrate_sampling", "calibrate_batch_size",
 ]
 
 _MASK64 = (1 << 64) - 1
@@ -125,46 +125,121 @@ def noise_block_size(input_numel):
     return int(max(1, min(_MAX_BLOCK_SAMPLES, _BLOCK_ELEMENTS // max(1, input_numel))))
 
 
-def _memory_format(X):
-    """channels_last for image batches: convolutions run 1.4-1.9x faster on CPU (benchmarks/README.md).
+def batch_memory_formats(X):
+    """The memory formats a batch of inputs like ``X``'s may take: channels_last too for images.
 
-    Not for one channel, where both layouts hold the same bytes: strides that say channels_last
-    there sent batches of 512 8x8 digits to a convolution path 2.5x slower (same votes)."""
-    return torch.channels_last if X.dim() == 4 and X.shape[1] > 1 else torch.contiguous_format
+    The first is the inputs' own (contiguous) layout. A channels_last batch makes convolutions
+    run, and hand on their activations, in that layout whatever the weights' layout; whether that
+    is faster depends on the model and the machine (``benchmarks/README.md``, the model zoo), so
+    :func:`calibrate_sampling` times both rather than follow a rule.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from smoothcert.sampling import batch_memory_formats
+    >>> batch_memory_formats(torch.zeros(1, 3, 8, 8))
+    (torch.contiguous_format, torch.channels_last)
+    >>> batch_memory_formats(torch.zeros(1, 64))
+    (torch.contiguous_format,)
+    """
+    return (torch.contiguous_format, torch.channels_last) if X.dim() == 4 else (torch.contiguous_format,)
 
 
-def calibrate_batch_size(model, X, *, noise=None, memory_budget=2**30,
-                         candidates=(64, 128, 256, 512, 1024, 2048, 4096, 8192), repeats=5, max_seconds=2.0):
-    """Batch size with the fastest sampling step per sample, timed on noisy copies of ``X[0]``.
+def calibrate_sampling(model, X, *, noise=None, memory_formats=None, memory_budget=2**30,
+                       candidates=(64, 128, 256, 512, 1024, 2048, 4096, 8192), repeats=5, max_seconds=2.0):
+    """The batch size and memory format with the fastest sampling step per sample, timed on noisy copies of ``X[0]``.
 
-    What is timed is :func:`count_votes` on one full batch: noise generation, the copy into the
-    batch buffer, the forward pass and the vote counting, so the choice is the size at which
-    certification itself runs fastest. Each size is timed ``repeats`` times after a warm-up pass
-    and scored by the median (robust to a busy machine); ``max_seconds`` bounds the sweep. Certificates do not depend on the batch
-    size (noise is keyed per input and sample), so this only affects speed.
+    What is timed is :func:`count_votes` on full batches: noise generation, the copy into the
+    batch buffer, the forward pass and the vote counting, so the choice is the setting at which
+    certification itself runs fastest. Each (size, format) pair is timed ``repeats`` times after a
+    warm-up pass and scored by the median (robust to a busy machine); the formats are timed in turn
+    at each size, so that a change in the machine's load falls on both. Certificates do not depend
+    on the batch size (noise is keyed per input and sample), so that choice only affects speed. The
+    memory format can change the last bit of a score (another convolution kernel), hence a vote
+    whose two highest scores tie to rounding; so the inputs' own layout, listed first, is kept
+    unless another is more than 5% faster, beyond what a busy machine's timings blur.
 
     Parameters
     ----------
     model : callable
-        The base classifier, in eval mode.
+        The base classifier, in eval mode, taking batches in every format of ``memory_formats``.
     X : torch.Tensor of shape (n_inputs, *input_shape)
         Inputs on the compute device (only ``X[0]`` is used).
     noise : GaussianNoise or UniformNoise, default=None
         The noise certification draws (``GaussianNoise()`` if ``None``).
+    memory_formats : sequence of torch.memory_format, default=None
+        Layouts of the batch to try, the preferred first (:func:`batch_memory_formats` of ``X`` if
+        ``None``).
     memory_budget : int, default=2**30
         Most bytes of input batch plus noise block; larger candidates are skipped.
     candidates : sequence of int
         Batch sizes to try, increasing.
     repeats : int, default=5
-        Timings per size, each of about 20 ms of full batches.
+        Timings per size and format, each of about 20 ms of full batches.
     max_seconds : float, default=2.0
-        The sweep stops after a size whose pass takes longer (larger batches of such a model gain
-        little and the sweep would cost more than it saves), or once two sizes in a row are 10%
-        slower per sample than the best so far.
+        A format's sweep stops after a size whose pass takes longer (larger batches of such a model
+        gain little and the sweep would cost more than it saves), or once two sizes in a row are
+        10% slower per sample than its best so far.
 
     Returns
     -------
     batch_size : int
+    memory_format : torch.memory_format
+        The format of the batches, to pass to :func:`count_votes`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from smoothcert.sampling import calibrate_sampling
+    >>> model = torch.nn.Linear(4, 2).eval()
+    >>> batch_size, memory_format = calibrate_sampling(model, torch.zeros(1, 4), candidates=(8, 16))
+    >>> batch_size in (8, 16), memory_format
+    (True, torch.contiguous_format)
+    """
+    noise = GaussianNoise() if noise is None else noise
+    formats = tuple(batch_memory_formats(X) if memory_formats is None else memory_formats)
+    x = X[:1]
+    with torch.inference_mode():
+        n_classes = int(model(x).shape[1])
+    bytes_per_sample = x.numel() * x.element_size()
+    block = noise_block_size(x.numel())
+    sizes = [b for b in candidates if (b + min(b, block)) * bytes_per_sample <= memory_budget] or [1]
+    scales = torch.ones(1, device=X.device, dtype=X.dtype)
+
+    def per_sample(size, memory_format):
+        def seconds(num):
+            start = time.perf_counter()
+            count_votes(model, x, scales, noise, num, [0], Stage.SELECTION, n_classes, size,  # reads counts: synced
+                        memory_format=memory_format)
+            return time.perf_counter() - start
+
+        one = seconds(size)  # warms up kernels and the allocator
+        # Each timing spans about 20 ms of batches: one small batch alone is too short to time on a busy machine.
+        num = size * int(np.clip(round(0.02 / max(one, 1e-6)), 1, 64))
+        return float(np.median([seconds(num) for _ in range(repeats)])) / num
+
+    best = {}  # memory format -> (seconds per sample, batch size) at its fastest size
+    slower = dict.fromkeys(formats, 0)
+    sweeping = list(formats)
+    for size in sizes:
+        for memory_format in tuple(sweeping):
+            seconds = per_sample(size, memory_format)
+            if seconds < best.get(memory_format, (float("inf"),))[0]:
+                best[memory_format], slower[memory_format] = (seconds, size), 0
+            elif seconds > 1.1 * best[memory_format][0]:
+                slower[memory_format] += 1  # two in a row end the sweep: one slow timing on a busy machine does not
+            if slower[memory_format] == 2 or seconds * size > max_seconds:
+                sweeping.remove(memory_format)
+        if not sweeping:
+            break
+    own = formats[0]
+    fastest = min(best, key=lambda memory_format: best[memory_format][0])
+    memory_format = fastest if best[fastest][0] < 0.95 * best[own][0] else own
+    return best[memory_format][1], memory_format
+
+
+def calibrate_batch_size(model, X, **kwargs):
+    """The batch size of :func:`calibrate_sampling` for batches in the inputs' own (contiguous) layout.
 
     Examples
     --------
@@ -174,35 +249,7 @@ def calibrate_batch_size(model, X, *, noise=None, memory_budget=2**30,
     >>> calibrate_batch_size(model, torch.zeros(1, 4), candidates=(8, 16)) in (8, 16)
     True
     """
-    noise = GaussianNoise() if noise is None else noise
-    x = X[:1]
-    with torch.inference_mode():
-        n_classes = int(model(x).shape[1])
-    bytes_per_sample = x.numel() * x.element_size()
-    block = noise_block_size(x.numel())
-    sizes = [b for b in candidates if (b + min(b, block)) * bytes_per_sample <= memory_budget] or [1]
-    scales = torch.ones(1, device=X.device, dtype=X.dtype)
-    best, best_time, slower = sizes[0], float("inf"), 0
-    for size in sizes:
-
-        def seconds(num):
-            start = time.perf_counter()
-            count_votes(model, x, scales, noise, num, [0], Stage.SELECTION, n_classes, size)  # reads counts: synced
-            return time.perf_counter() - start
-
-        one = seconds(size)  # warms up kernels and the allocator
-        # Each timing spans about 20 ms of batches: one small batch alone is too short to time on a busy machine.
-        num = size * int(np.clip(round(0.02 / max(one, 1e-6)), 1, 64))
-        per_sample = float(np.median([seconds(num) for _ in range(repeats)])) / num
-        if per_sample < best_time:
-            best, best_time, slower = size, per_sample, 0
-        elif per_sample > 1.1 * best_time:
-            slower += 1
-            if slower == 2:  # two in a row: one slow timing on a busy machine does not end the sweep
-                break
-        if per_sample * size > max_seconds:
-            break
-    return best
+    return calibrate_sampling(model, X, memory_formats=(torch.contiguous_format,), **kwargs)[0]
 
 
 def _blocks(num, block):
@@ -213,7 +260,8 @@ def _blocks(num, block):
         start += size
 
 
-def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size, progress=None, start=0):
+def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size, progress=None, start=0,
+                memory_format=torch.contiguous_format):
     """Count the base classifier's argmax votes on ``num`` noisy copies of every row of ``X``.
 
     Parameters
@@ -246,6 +294,9 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
         Index of the first sample of the stream to draw, a multiple of
         :func:`noise_block_size`: counting ``a`` samples and then ``b`` more from ``start=a``
         adds up to the count of ``a + b`` samples (what sequential certification relies on).
+    memory_format : torch.memory_format, default=torch.contiguous_format
+        Layout of the batches ``model`` receives (``torch.channels_last`` for 4-D inputs only); it
+        does not change the noise, only which kernels run (see :func:`calibrate_sampling`).
 
     Returns
     -------
@@ -277,7 +328,7 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
         raise ValueError(f"start must be a multiple of the noise block ({block} samples), got {start}.")
     first_block = start // block
     batch_size = int(batch_size)
-    buffer = torch.empty((batch_size, *input_shape), dtype=X.dtype, device=device, memory_format=_memory_format(X))
+    buffer = torch.empty((batch_size, *input_shape), dtype=X.dtype, device=device, memory_format=memory_format)
     owner = torch.empty(batch_size, dtype=torch.int64, device=device)  # i * n_classes for a copy of input i
     ones = torch.ones(batch_size, dtype=torch.int64, device=device)
     generator = torch.Generator(device=device)

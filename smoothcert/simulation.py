@@ -10,10 +10,10 @@ and to test the procedures' guarantees against exact probabilities.
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._validation import check_float, check_int, check_probability
-from .bounds import ClopperPearson
+from ._validation import check_float, check_int
 from .noise import get_noise
-from .procedures import SAMPLING_MODES, run_procedure
+from .plan import SamplingPlan
+from .procedures import run_procedure
 
 __all__ = ["simulate_certify", "BinomialEngine"]
 
@@ -58,8 +58,10 @@ class BinomialEngine:
         return np.stack([top, num - top], axis=1)
 
 
-def simulate_certify(p_a, *, sigma, norm="l2", sampling="fixed", n0=100, n=100_000, alpha=0.001, radii=None,
-                     looks="doubling", radius_tolerance=0.01, pilot=1000, block=1024, random_state=None):
+def simulate_certify(p_a, *, sigma, norm="l2", sampling=SamplingPlan.sampling, n0=SamplingPlan.n0, n=SamplingPlan.n,
+                     alpha=SamplingPlan.alpha, radii=SamplingPlan.radii, looks=SamplingPlan.looks,
+                     radius_tolerance=SamplingPlan.radius_tolerance, pilot=SamplingPlan.pilot, block=1024,
+                     random_state=None):
     """Run a certification procedure on binomial votes with known probabilities ``p_a``.
 
     Parameters
@@ -95,17 +97,13 @@ def simulate_certify(p_a, *, sigma, norm="l2", sampling="fixed", n0=100, n=100_0
     if p_a.ndim != 1 or not np.isfinite(p_a).all() or (p_a < 0).any() or (p_a > 1).any():
         raise ValueError("p_a must be a 1-D array of probabilities in [0, 1].")
     sigma = check_float(sigma, "sigma", low=0.0, what="the noise scale")
-    if sampling not in SAMPLING_MODES:
-        raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {sampling!r}.")
+    plan = SamplingPlan(sampling=sampling, n0=n0, n=n, alpha=alpha, radii=radii, looks=looks,
+                        radius_tolerance=radius_tolerance, pilot=pilot)
+    plan.warn_unused()
     engine = BinomialEngine(p_a, get_noise(norm), random_state, check_int(block, "block", 1))
     rows = np.arange(len(p_a))
     scales = np.full(len(p_a), sigma, dtype=np.float32)
-    result = run_procedure(
-        engine, rows, scales, [0] * len(p_a), scales, sampling=sampling, n0=check_int(n0, "n0", 1), n=check_int(n, "n", 1),
-        alpha=check_probability(alpha, "alpha"), bound=ClopperPearson(), radii=radii, looks=looks,
-        radius_tolerance=check_float(radius_tolerance, "radius_tolerance", low=0.0, what="radius slack"),
-        pilot=check_int(pilot, "pilot", 1),
-    )
+    result = run_procedure(engine, rows, scales, [0] * len(p_a), scales, plan)
     top = result["class_index"] == 0
     radius = np.where(top, engine.noise.radius(engine.noise.gap(result["p_lower"]), scales), 0.0)
     return {"top": top, "p_lower": result["p_lower"], "radius": radius, "n_used": result["n_used"],

@@ -12,9 +12,10 @@ from sklearn.datasets import make_blobs
 
 from smoothcert import DualSigma, FixedSigma, IsotropicSigma, SmoothedClassifier
 from smoothcert.bounds import ClopperPearson
+from smoothcert.dual_smoothing import certify_dual_rows
 from smoothcert.exceptions import SoundnessWarning
 from smoothcert.noise import GaussianNoise, UniformNoise
-from smoothcert.procedures import certify_dual_rows
+from smoothcert.plan import SamplingPlan
 from smoothcert.simulation import BinomialEngine
 
 
@@ -119,9 +120,9 @@ def test_union_bound_accounting_on_simulated_counts(sampling, noise, p_selector)
     reps, p_class = 4000, 0.999
     strategy = DualSigma(levels=(0.25, 0.5), selector_sigma=0.5, alpha_split=0.5)
     engine = DualBinomialEngine(np.full(reps, p_selector), np.full(reps, p_class), seed=0, noise=noise)
-    result = certify_dual_rows(engine, np.arange(reps), strategy=strategy, sampling=sampling, alpha=0.2, n0=100,
-                               n=1000, bound=ClopperPearson(), radii=(0.5,), looks="doubling", radius_tolerance=0.01,
-                               pilot=100)
+    plan = SamplingPlan(sampling=sampling, alpha=0.2, n0=100, n=1000, bound=ClopperPearson(), radii=(0.5,),
+                        looks="doubling", radius_tolerance=0.01, pilot=100)
+    result = certify_dual_rows(engine, np.arange(reps), strategy=strategy, plan=plan)
     radius = result["gap"] * result["sigma"]
     # The exact radii of each part: scale times the gap of the exact probability (Phi^-1 for l2, 2 (p - 1/2) for l1).
     true_sigma, true_class = 0.5 * noise.gap(p_selector), 0.25 * noise.gap(p_class)

@@ -19,8 +19,9 @@ def _small(**params):
     return SmoothedClassifier(**defaults)
 
 
-# No expected failures: predict returns labels from classes_ (the vote), never an abstain sentinel.
-@parametrize_with_checks([_small(), _small(norm="l1", sigma=FixedSigma(0.3))])
+# No expected failures: predict returns labels from classes_ (the vote), never an abstain sentinel. The first
+# estimator is the one users get, every parameter at its default.
+@parametrize_with_checks([SmoothedClassifier(), _small(), _small(norm="l1", sigma=FixedSigma(0.3))])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -112,3 +113,33 @@ def test_certificates_frame_and_indexing(blobs):
     sub = cert[np.array([0, 2])]
     assert len(sub) == 2 and sub.radius[1] == cert.radius[2]
     assert cert.center.shape == (6, 2)
+
+
+@pytest.mark.parametrize("labels, abstain_label, expected", [
+    ([-1, 1], None, -2),  # -1 is a class: the default moves past it
+    ([0, 1], None, -1),
+    (["no", "yes"], None, -1),
+    ([-2, -1], None, -3),
+    ([0, 1], "abstained", "abstained"),
+])
+def test_abstentions_never_read_as_a_class(labels, abstain_label, expected):
+    X, y = make_blobs(60, centers=[[-2, -2], [2, 2]], random_state=0)
+    y = np.asarray(labels, dtype=object if isinstance(labels[0], str) else None)[y]
+    # A coin-flip region: inputs on the boundary abstain, with sigma large against the centres' distance.
+    clf = SmoothedClassifier(sigma=4.0, n0=20, n=200, n_predict=200, max_epochs=2, abstain_label=abstain_label,
+                             random_state=0, device="cpu").fit(X, y)
+    assert clf.abstain_label_ == expected and not any(c == expected for c in clf.classes_.tolist())
+    X_boundary = np.zeros((20, 2), np.float32)
+    cert = clf.certify(np.vstack([X[:10].astype(np.float32), X_boundary]))
+    predicted = clf.predict(X_boundary, abstain=True)
+    assert cert.abstained.any()  # not vacuous: some abstentions are reported
+    assert all(label == expected for label in cert.label[cert.abstained].tolist())
+    assert set(cert.label[~cert.abstained].tolist()) <= set(clf.classes_.tolist())
+    assert set(predicted.tolist()) <= set(clf.classes_.tolist()) | {expected}
+    assert set(clf.predict(X).tolist()) <= set(clf.classes_.tolist())
+
+
+def test_an_explicit_abstain_label_among_the_classes_is_refused():
+    X, y = make_blobs(40, centers=[[-2, -2], [2, 2]], random_state=0)
+    with pytest.raises(ValueError, match="abstain_label=1 is one of the classes"):
+        SmoothedClassifier(abstain_label=1, max_epochs=1, device="cpu").fit(X, y)

@@ -284,9 +284,3 @@ class DualSigma(SigmaOptimizer):
                                 batch_size)
             chosen = votes.argmax(axis=1)
         return torch.as_tensor(np.asarray(levels, dtype=np.float32)[chosen], device=X.device)
-
-
-def is_dual(strategy):
-    """Whether ``strategy`` certifies its own choice of scales (no memory needed)."""
-    return bool(getattr(strategy, "certifies_choice", False))
-

@@ -1,74 +1,23 @@
-"""Memory-based certification: stored certified regions that keep data-dependent certificates sound.
+"""The scikit-learn face of the certificate memory: :class:`CertificateMemory`."""
 
-Alfarra et al. (2022), "Data Dependent Randomized Smoothing", and Eiras et al. (2022), "ANCER",
-store every certified region and resolve each new certificate against them, so that regions of
-different labels never overlap and an input inside a stored region is answered with that region's
-label. This module implements the resolver of ``THEORY.md`` 2.4 and 3.6 (containment first, then
-overlap; exact geometry from :mod:`smoothcert.geometry`), not the authors' script.
-"""
-
-import json
 import math
-import os
 from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._io import atomic_write, check_path
-from ._memory_store import ABSTAIN_CODE as _ABSTAIN
-from ._memory_store import (
-    ENTRY_ARRAYS,
-    PREFILTER_SLACK,
-    Entries,
-    TreeIndex,
-    entries_from_arrays,
-    storage_dtype,
-    with_slack,
-)
-from ._validation import check_probability
-from .certificates import Certificates, replace_labels
-from .geometry import distance, gauge, intersects
-from .noise import get_noise
+from .._io import check_path
+from .._validation import check_probability
+from ..certificates import Certificates
+from ._fileformat import reading_memory, store_from_file, write_memory
+from ._resolver import Resolver
+from ._store import RegionStore, storage_dtype
 
-__all__ = ["CertificateMemory", "FORMAT_VERSION"]
+__all__ = ["CertificateMemory"]
 
-#: Version of the file format written by :meth:`CertificateMemory.save`.
-FORMAT_VERSION = 1
-_FORMAT_NAME = "smoothcert.CertificateMemory"
-# Radii derived from a distance (shrink, adopt) are reduced by this relative amount, so that
-# floating-point rounding can never make two regions of different labels overlap.
-_SAFETY = 1e-10
-# Regions whose overlap margin exceeds -_CONFLICT_TOL count as intersecting: near-tangent pairs are
-# resolved by shrinking, never left to rounding.
-_CONFLICT_TOL = 1e-12
-_TREE_MIN_ENTRIES = 2048  # algorithm="auto" scans fewer entries without a tree
 _BLOCK_ELEMENTS = 1 << 17  # entries not yet in a tree are scanned: at most ~2 blocks of this many floats
-_SCAN_ROWS = 4096  # rows per chunk of a float64 scan (keeps the temporaries in cache)
-_STATE = ("norm_", "input_shape_", "_entries", "_labels", "_codes", "_index")
 _EMPTY = "This CertificateMemory is empty: store certificates with partial_fit or fit first."
-_ARRAYS = (*ENTRY_ARRAYS, "centers", "scales")  # the per-entry arrays of a memory file
-_JSON_LABELS = (str, int, float, bool)  # labels a memory file holds (JSON scalars)
-
-
-def _lp(z, norm):
-    return np.sqrt(np.einsum("ij,ij->i", z, z)) if norm == "l2" else np.abs(z).sum(axis=1)
-
-
-def _label_key(label):
-    """A hashable, JSON-friendly Python scalar for a label (numpy scalars -> Python scalars)."""
-    return label.item() if isinstance(label, np.generic) else label
-
-
-def _updated(labels, changes):
-    """A copy of ``labels`` with ``changes`` (row -> label) written in."""
-    if not changes:
-        return np.asarray(labels).copy()
-    values = list(changes.values())
-    if len({type(v) for v in values}) > 1:  # e.g. a class name and the abstain label
-        values = np.array(values, dtype=object)
-    return replace_labels(labels, list(changes), values)
 
 
 class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
@@ -206,41 +155,37 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         if self.algorithm not in ("auto", "kd_tree", "brute"):
             raise ValueError(f"algorithm must be 'auto', 'kd_tree' or 'brute', got {self.algorithm!r}.")
 
-    def _init_state(self, norm, input_shape, center_dtype=np.float32, scale_dtype=np.float32):
-        self.norm_ = norm
-        self.input_shape_ = tuple(int(s) for s in input_shape)
-        self._entries = Entries(math.prod(self.input_shape_), center_dtype, scale_dtype)
-        self._labels = []  # label code -> label value
-        self._codes = {}  # label value -> code
-        self._index = None
-
-    def _reset(self):
-        for name in _STATE:
-            self.__dict__.pop(name, None)
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "_store")
 
     def __len__(self):
-        return self._entries.n if hasattr(self, "_entries") else 0
+        return len(self._store) if self.__sklearn_is_fitted__() else 0
+
+    @property
+    def norm_(self):
+        check_is_fitted(self)
+        return self._store.norm
+
+    @property
+    def input_shape_(self):
+        check_is_fitted(self)
+        return self._store.input_shape
 
     @property
     def n_entries_(self):
         check_is_fitted(self)
-        return self._entries.n
+        return len(self._store)
 
     @property
     def total_alpha_(self):
         check_is_fitted(self)
-        e = self._entries
+        e = self._store.entries
         return float(e.alpha[: e.n].sum())
 
-    def __sklearn_is_fitted__(self):
-        return hasattr(self, "_entries")
-
-    def __getstate__(self):
-        # The k-d trees are a cache: rebuilt on first use, not pickled or copied.
-        state = super().__getstate__()
-        if "_index" in state:
-            state = {**state, "_index": None}
-        return state
+    @property
+    def _index(self):
+        """The k-d trees over the stored centres: a cache, ``None`` until built (and in copies)."""
+        return self._store.index if self.__sklearn_is_fitted__() else None
 
     def set_output(self, *, transform=None):
         """Choose what :meth:`transform` and :meth:`fit_transform` return.
@@ -333,13 +278,7 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         """
         self._check_params()
         self._check_certificates(certificates, against_memory=False)
-        previous = {name: self.__dict__[name] for name in _STATE if name in self.__dict__}
-        self._reset()
-        try:
-            return self._wrap(self.resolve(certificates, store=True))
-        except BaseException:
-            self.__dict__.update(previous)  # a failed fit leaves the memory as it was
-            raise
+        return self._wrap(self._resolve(certificates, store=True, new_store=True))
 
     def transform(self, certificates):
         """Resolve ``certificates`` against the stored regions without storing them (read-only).
@@ -397,7 +336,7 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             raise ValueError(f"certificates.abstained must have shape ({n},), got {np.shape(cert.abstained)}.")
         # Stored entries carry alpha into total_alpha_ and into saved files.
         check_probability(cert.alpha, "certificates.alpha")
-        if against_memory and hasattr(self, "_entries"):
+        if against_memory and self.__sklearn_is_fitted__():
             if cert.norm != self.norm_:
                 raise ValueError(
                     f"certificates have norm {cert.norm!r} but this memory stores {self.norm_!r} regions; "
@@ -450,222 +389,39 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         self._check_certificates(certificates)
         if not store:
             check_is_fitted(self, msg=_EMPTY)
-        was_fitted = hasattr(self, "_entries")
-        if not was_fitted:
-            self._init_state(
-                certificates.norm, np.shape(certificates.center)[1:],
-                storage_dtype(certificates.center), storage_dtype(certificates.sigma),
-            )
-        entries = self._entries
-        n_before, labels_before = entries.n, len(self._labels)
+        return self._resolve(certificates, store, new_store=not self.__sklearn_is_fitted__())
+
+    def _resolve(self, certificates, store, new_store):
+        """Resolve into the memory's store, or into a new, empty one that replaces it (``new_store``).
+
+        A call that fails leaves the memory as it was: the store's transaction drops what the call
+        stored, and a new store (the memory's during the call: the resolver's block size reads it)
+        gives way to the previous one, or to none.
+        """
+        previous = self.__dict__.get("_store")
+        center_dtype, scale_dtype = storage_dtype(certificates.center), storage_dtype(certificates.sigma)
+        if new_store:
+            self._store = RegionStore.empty(certificates.norm, np.shape(certificates.center)[1:], center_dtype, scale_dtype)
         try:
-            if store:
-                entries.promote(storage_dtype(certificates.center), storage_dtype(certificates.sigma))
-            return self._resolve(certificates, store)
+            with self._store.transaction():
+                if store:
+                    self._store.entries.promote(center_dtype, scale_dtype)
+                return self._resolver().resolve(certificates, store)
         except BaseException:
-            # Roll back everything the call stored, so a failed call changes nothing.
-            if not was_fitted:
-                self._reset()
+            if previous is None:
+                del self._store
             else:
-                entries.n = n_before
-                for label in self._labels[labels_before:]:
-                    del self._codes[label]
-                del self._labels[labels_before:]
-                if self._index is not None:
-                    self._index.truncate(n_before)
+                self._store = previous
             raise
 
-    def _code(self, label, add):
-        key = _label_key(label)
-        code = self._codes.get(key)
-        if code is None and add:
-            code = len(self._labels)
-            self._labels.append(key)
-            self._codes[key] = code
-        return code
+    def _resolver(self):
+        return Resolver(
+            self._store, inside_rule=self.inside_rule, store_abstain=self.store_abstain, max_size=self.max_size,
+            algorithm=self.algorithm, block=self._block_size(),
+        )
 
     def _block_size(self):
-        return int(np.clip(_BLOCK_ELEMENTS // self._entries.centers.shape[1], 128, 2048))
-
-    def _refresh_index(self):
-        """Index the entries appended since the last refresh once they fill a block."""
-        n = self._entries.n
-        use_tree = self.algorithm == "kd_tree" or (self.algorithm == "auto" and n >= _TREE_MIN_ENTRIES)
-        if not use_tree:
-            self._index = None
-            return
-        if self._index is None:
-            self._index = TreeIndex(self.norm_)
-        if n - self._index.n >= self._block_size():
-            self._index.extend(self._entries, n)
-
-    def _candidates(self, x, reach, tree_hits):
-        """Entries whose circumscribed ball comes within ``reach`` of ``x`` (a superset of those that
-        can contain ``x`` or meet a region of circumradius ``reach`` around it), in storage order.
-
-        Returns the entries, their offsets ``x - x_j`` (float64) and l_p distances.
-        """
-        e = self._entries
-        start = 0 if self._index is None else self._index.n
-        found = [] if tree_hits is None else [tree_hits]
-        for a in range(start, e.n, _SCAN_ROWS):
-            b = min(e.n, a + _SCAN_ROWS)
-            D = _lp(x - e.centers[a:b], self.norm_)
-            found.append(np.flatnonzero(D <= with_slack(reach + e.rmax[a:b], PREFILTER_SLACK)) + a)
-        cand = np.concatenate(found).astype(np.int64) if found else np.empty(0, np.int64)
-        z = x - e.centers[cand].astype(np.float64)
-        D = _lp(z, self.norm_)
-        keep = D <= with_slack(reach + e.rmax[cand], PREFILTER_SLACK)
-        return cand[keep], z[keep], D[keep]
-
-    def _stored_gauge(self, cand, z, D):
-        """``N_j(x - x_j)`` of stored entries ``cand`` (``inf`` for points: they contain nothing)."""
-        e = self._entries
-        N = np.full(len(cand), np.inf)
-        ball = (~e.aniso[cand]) & (e.rmax[cand] > 0)
-        N[ball] = D[ball] / e.rmin[cand[ball]]
-        aniso = e.aniso[cand]
-        if aniso.any():
-            N[aniso] = gauge(z[aniso], e.axes(cand[aniso]), self.norm_)
-        return N
-
-    def _deepest(self, cand, z, D):
-        """Deepest stored region of ``cand`` strictly containing ``x``: (position in cand, radius)."""
-        e = self._entries
-        N = self._stored_gauge(cand, z, D)
-        inside = np.flatnonzero(N < 1.0)
-        if inside.size == 0:
-            return -1, 0.0
-        depth = (1.0 - N[inside]) * e.rmin[cand[inside]]
-        k = int(np.argmax(depth))  # ties: the earliest entry (cand is sorted)
-        return int(inside[k]), float(depth[k]) * (1.0 - _SAFETY)
-
-    def _nearest_conflict(self, x, own_axes, cand, z, D):
-        """Entries of ``cand`` whose region meets the new region's interior: (position, distance)."""
-        e = self._entries
-        C = e.centers[cand].astype(np.float64)
-        dist = np.full(len(cand), np.inf)
-        point = e.rmax[cand] == 0
-        if point.any():
-            # A stored point (an abstention, or a zero radius) must stay outside the new region.
-            pos = np.flatnonzero(point)
-            inner = gauge(z[pos], own_axes, self.norm_) < 1.0 + _CONFLICT_TOL
-            dist[pos[inner]] = D[pos[inner]]
-        for mask, axes in (
-            ((~point) & (~e.aniso[cand]), lambda idx: e.rmin[idx]),
-            ((~point) & e.aniso[cand], e.axes),
-        ):
-            if not mask.any():
-                continue
-            pos = np.flatnonzero(mask)
-            stored_axes = axes(cand[pos])
-            hit = intersects(x, own_axes, C[pos], stored_axes, self.norm_, tol=_CONFLICT_TOL)
-            if hit.any():
-                dist[pos[hit]] = distance(x, C[pos[hit]], stored_axes[hit], self.norm_)
-        if not np.isfinite(dist).any():
-            return -1, np.inf
-        k = int(np.argmin(dist))  # ties: the earliest entry
-        return k, float(dist[k]) * (1.0 - _SAFETY)
-
-    def _resolve(self, cert, store):
-        e = self._entries
-        n = len(cert)
-        d = e.centers.shape[1]
-        noise = get_noise(self.norm_)
-        X = np.asarray(cert.center, dtype=np.float64).reshape(n, d)
-        aniso = np.ndim(cert.sigma) > 1
-        sigma = np.array(cert.sigma, copy=True)
-        flat_sigma = sigma.reshape(n, math.prod(sigma.shape[1:]))  # a view: set_ball writes through
-        abstained = np.array(cert.abstained, dtype=bool, copy=True)
-        gap = np.array(cert.gap, dtype=np.float64, copy=True)
-        radius = np.where(abstained, 0.0, noise.radius(gap, sigma))
-        reach = np.where(abstained, 0.0, gap * flat_sigma.max(axis=1).astype(np.float64))
-        class_index = np.array(cert.class_index, dtype=np.int64, copy=True)
-        log_volume = np.array(cert.log_volume, dtype=np.float64, copy=True)
-        proxy_radius = np.array(cert.proxy_radius, dtype=np.float64, copy=True)
-        memory_entry = np.full(n, -1, dtype=np.int64)
-        new_labels = {}  # row -> label value, for rows whose label the memory changed
-        unseen = len(self._labels)  # codes of labels the memory has never stored (read-only calls)
-        codes = np.empty(n, np.int64)
-        for i, (label, abst) in enumerate(zip(cert.label, abstained)):
-            code = _ABSTAIN if abst else self._code(label, add=store)
-            codes[i] = unseen + i if code is None else code
-
-        def set_ball(i, r):
-            s = flat_sigma[i].min()
-            flat_sigma[i] = s
-            gap[i] = r / np.float64(s)
-            row = sigma[i : i + 1]
-            radius[i] = noise.radius(gap[i : i + 1], row)[0]
-            log_volume[i] = noise.log_volume(gap[i : i + 1], row, d)[0]
-            proxy_radius[i] = noise.proxy_radius(gap[i : i + 1], row)[0]
-
-        i = 0
-        while i < n:
-            self._refresh_index()
-            # While storing, stop before the scanned tail outgrows a block (then re-index).
-            stop = n if not store or self._index is None else min(n, i + self._block_size())
-            hits = None if self._index is None else self._index.query(X[i:stop], reach[i:stop])
-            for r in range(i, stop):
-                x, code = X[r], codes[r]
-                cand, z, D = self._candidates(x, reach[r], None if hits is None else hits[r - i])
-                other = e.code[cand] != code
-                cand, z, D = cand[other], z[other], D[other]
-                k, depth = self._deepest(cand, z, D) if cand.size else (-1, 0.0)
-                if k >= 0:
-                    j = int(cand[k])
-                    memory_entry[r] = j
-                    if self.inside_rule == "adopt":
-                        code = int(e.code[j])
-                        new_labels[r] = self._labels[code]
-                        class_index[r] = e.class_index[j]
-                        abstained[r] = False
-                        set_ball(r, depth)
-                    else:
-                        code = _ABSTAIN
-                        new_labels[r] = cert.abstain_label
-                        class_index[r], abstained[r], gap[r], radius[r] = -1, True, 0.0, 0.0
-                        log_volume[r], proxy_radius[r] = -np.inf, 0.0
-                elif code != _ABSTAIN and reach[r] > 0 and cand.size:
-                    own_axes = gap[r] * flat_sigma[r : r + 1].astype(np.float64) if aniso else radius[r : r + 1]
-                    k, dist = self._nearest_conflict(x, own_axes, cand, z, D)
-                    if k >= 0:
-                        memory_entry[r] = int(cand[k])
-                        set_ball(r, min(radius[r], dist))
-                if store and (code != _ABSTAIN or self.store_abstain):
-                    self._store(cert, r, code, class_index[r], radius[r], gap[r], flat_sigma[r], memory_entry[r],
-                                ball=not aniso or memory_entry[r] >= 0)
-            i = stop
-        return Certificates.from_arrays(
-            label=_updated(cert.label, new_labels), class_index=class_index, p_lower=np.array(cert.p_lower, copy=True), gap=gap,
-            radius=radius, sigma=sigma, norm=cert.norm, log_volume=log_volume, proxy_radius=proxy_radius,
-            abstained=abstained, center=np.array(cert.center, copy=True), memory_entry=memory_entry,
-            alpha=cert.alpha, abstain_label=cert.abstain_label, n_used=cert.n_used, stop_reason=cert.stop_reason,
-            radius_sigma=cert.radius_sigma, radius_class=cert.radius_class,
-        )
-
-    def _store(self, cert, r, code, class_index, radius, gap, scale, source, ball):
-        e = self._entries
-        if self.max_size is not None and e.n >= self.max_size:
-            raise ValueError(
-                f"CertificateMemory is full (max_size={self.max_size} entries) and row {r} must be stored to keep "
-                "its certificate sound; nothing from this call was stored. Raise max_size "
-                "(memory.set_params(max_size=...)) or start a new memory."
-            )
-        point = code == _ABSTAIN or radius == 0.0
-        kept_aniso = not ball and not point
-        e.append(
-            np.asarray(cert.center[r]).reshape(-1),
-            scale if kept_aniso else None,
-            code=code,
-            class_index=class_index,
-            rmin=0.0 if point else radius,
-            rmax=0.0 if point else (gap * float(scale.max()) if kept_aniso else radius),
-            gap=gap if kept_aniso else 0.0,
-            aniso=kept_aniso,
-            source=source,
-            alpha=0.0 if code == _ABSTAIN else cert.alpha,
-        )
+        return int(np.clip(_BLOCK_ELEMENTS // math.prod(self.input_shape_), 128, 2048))
 
     def lookup(self, X, default=None):
         """The stored region that decides each point: the deepest one strictly containing it.
@@ -717,17 +473,7 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             raise ValueError(f"default must be None or an array of shape ({n},) of labels.") from None
         if label.shape != (n,):
             raise ValueError(f"default must have shape ({n},), got {label.shape}.")
-        entry = np.full(n, -1, dtype=np.int64)
-        self._refresh_index()
-        hits = None if self._index is None else self._index.query(X, np.zeros(n))
-        found = {}
-        for r in range(n):
-            cand, z, D = self._candidates(X[r], 0.0, None if hits is None else hits[r])
-            k, _ = self._deepest(cand, z, D) if cand.size else (-1, 0.0)
-            if k >= 0:
-                entry[r] = cand[k]
-                found[r] = self._labels[self._entries.code[cand[k]]]
-        return entry, _updated(label, found)
+        return self._resolver().lookup(X, label)
 
     def regions(self):
         """The stored regions, as arrays (for inspection and plots).
@@ -753,21 +499,7 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         [[1.0, 2.0]]
         """
         check_is_fitted(self)
-        e = self._entries
-        n = e.n
-        axes = np.repeat(e.rmin[:n, None], e.centers.shape[1], axis=1)
-        aniso = np.flatnonzero(e.aniso[:n])
-        if aniso.size:
-            axes[aniso] = e.axes(aniso)
-        return {
-            "center": e.centers[:n].reshape(n, *self.input_shape_).copy(),
-            "label": np.array([None if c == _ABSTAIN else self._labels[c] for c in e.code[:n]], dtype=object),
-            "class_index": e.class_index[:n].copy(),
-            "axes": axes,
-            "radius": e.rmin[:n].copy(),
-            "source": e.source[:n].copy(),
-            "alpha": e.alpha[:n].copy(),
-        }
+        return self._store.regions()
 
     # -- persistence --------------------------------------------------------------------------
 
@@ -775,7 +507,7 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         """Write the memory to ``path`` atomically (a temporary file, then ``os.replace``).
 
         A crash while writing leaves any previous file at ``path`` intact. The format (version
-        :data:`FORMAT_VERSION`) is an uncompressed ``.npz`` archive (read with
+        :data:`~smoothcert.memory.FORMAT_VERSION`) is an uncompressed ``.npz`` archive (read with
         ``numpy.load(path, allow_pickle=False)``) holding:
 
         * ``header``: UTF-8 JSON bytes (uint8) with ``format`` (``"smoothcert.CertificateMemory"``),
@@ -819,29 +551,7 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         path = check_path(path)
         check_is_fitted(self, msg="This CertificateMemory is empty: store certificates before saving.")
         self._check_params()  # load refuses invalid parameters: never write them
-        unsaveable = [label for label in self._labels if not isinstance(label, _JSON_LABELS)]
-        if unsaveable:
-            raise ValueError(
-                f"cannot save {path!r}: labels must be ints, floats, strings or bools, got {unsaveable[0]!r}."
-            )
-        e = self._entries
-        n = e.n
-        header = {
-            "format": _FORMAT_NAME,
-            "version": FORMAT_VERSION,
-            "params": {k: _label_key(v) for k, v in self.get_params().items()},
-            "norm": self.norm_,
-            "input_shape": list(self.input_shape_),
-            "n_entries": n,
-            "labels": self._labels,
-        }
-        header_bytes = json.dumps(header).encode("utf-8")
-        aniso = np.flatnonzero(e.aniso[:n])
-        arrays = {name: getattr(e, name)[:n] for name in ENTRY_ARRAYS}
-        arrays["centers"] = e.centers[:n]
-        arrays["scales"] = e.scales[aniso] if aniso.size else np.empty((0, e.centers.shape[1]), e.scale_dtype)
-        arrays["header"] = np.frombuffer(header_bytes, dtype=np.uint8)
-        atomic_write(path, lambda f: np.savez(f, **arrays))
+        write_memory(path, self._store, self.get_params())
 
     @classmethod
     def load(cls, path):
@@ -877,78 +587,8 @@ class CertificateMemory(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         ...
         FileNotFoundError: ...
         """
-        path = check_path(path)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"No CertificateMemory file at {path!r}.")
-        with open(path, "rb") as f:  # opening errors (a folder, permissions) are not damage: raised as they are
-            try:
-                header, arrays = _read_archive(f)
-                _check_header(header, cls._get_param_names())
-                memory = cls(**header["params"])
-                memory._check_params()
-                memory._restore(header, arrays)
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"Cannot load a CertificateMemory from {path!r}: {exc}.") from exc
+        with reading_memory(check_path(path), cls._get_param_names()) as (header, arrays):
+            memory = cls(**header["params"])
+            memory._check_params()
+            memory._store = store_from_file(header, arrays)
         return memory
-
-    def _restore(self, header, arrays):
-        shape = tuple(header["input_shape"])
-        entries = entries_from_arrays(arrays, header["n_entries"], math.prod(shape), len(header["labels"]))
-        self._init_state(header["norm"], shape, arrays["centers"].dtype, arrays["scales"].dtype)
-        self._entries = entries
-        self._labels = list(header["labels"])
-        self._codes = {label: c for c, label in enumerate(self._labels)}
-
-
-def _read_archive(file):
-    """``(header, arrays)`` of a memory file; a damaged file raises ``ValueError``."""
-    try:
-        data = np.load(file, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError("not an .npz archive")
-        with data:
-            missing = [name for name in ("header", *_ARRAYS) if name not in data.files]
-            if missing:
-                raise ValueError(f"not a CertificateMemory file (no {missing} arrays)")
-            raw = data["header"]
-            arrays = {name: data[name] for name in _ARRAYS}
-    except ValueError:
-        raise
-    except Exception as exc:
-        # Damaged bytes make the zip and npy readers raise almost anything (BadZipFile, zlib.error,
-        # NotImplementedError, RuntimeError, EOFError, KeyError, struct.error, ...): all mean damage.
-        raise ValueError(f"damaged archive ({type(exc).__name__}: {exc})") from exc
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise ValueError("the header must be UTF-8 JSON bytes (a 1-D uint8 array)")
-    return json.loads(raw.tobytes().decode("utf-8")), arrays
-
-
-def _check_header(header, param_names):
-    """Validate the JSON header of a memory file (raise ``ValueError`` naming the bad field)."""
-    if not isinstance(header, dict) or header.get("format") != _FORMAT_NAME:
-        raise ValueError("not a CertificateMemory file (missing or wrong 'format' in the header)")
-    version = header.get("version")
-    if isinstance(version, bool) or version != FORMAT_VERSION:
-        raise ValueError(
-            f"format version {version!r} is not supported (this smoothcert reads version {FORMAT_VERSION})"
-        )
-    params = header.get("params")
-    if not isinstance(params, dict) or not set(params) <= set(param_names):
-        raise ValueError(f"header 'params' must be a dict of the parameters {sorted(param_names)}, got {params!r}")
-    if header.get("norm") not in ("l2", "l1"):
-        raise ValueError(f"header 'norm' must be 'l2' or 'l1', got {header.get('norm')!r}")
-    shape = header.get("input_shape")
-    if not (isinstance(shape, list) and shape and all(_is_int(s) and s >= 1 for s in shape)):
-        raise ValueError(f"header 'input_shape' must be a non-empty list of ints >= 1, got {shape!r}")
-    n = header.get("n_entries")
-    if not (_is_int(n) and n >= 0):
-        raise ValueError(f"header 'n_entries' must be an int >= 0, got {n!r}")
-    labels = header.get("labels")
-    if not (isinstance(labels, list) and all(isinstance(label, _JSON_LABELS) for label in labels)):
-        raise ValueError(f"header 'labels' must be a list of ints, floats, strings or bools, got {labels!r}")
-    if len(set(labels)) != len(labels):  # 1 and True are the same key too
-        raise ValueError(f"header 'labels' must be distinct, got {labels!r}")
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,4 +1,8 @@
-"""Storage and spatial index of :class:`~smoothcert.CertificateMemory`'s regions."""
+"""The stored regions of a :class:`~smoothcert.CertificateMemory`: entry columns, label table, k-d
+trees, and the transaction that makes a failed call store nothing."""
+
+import math
+from contextlib import contextmanager
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -8,13 +12,6 @@ ENTRY_ARRAYS = ("code", "class_index", "rmin", "rmax", "gap", "aniso", "source",
 # Relative slack of the circumscribed-ball pre-filter (it must only ever keep too many candidates).
 PREFILTER_SLACK = 1e-9
 ABSTAIN_CODE = -1  # label code of stored abstentions
-# dtype kinds of the arrays of a memory file ("f": float32 or float64)
-_FILE_KINDS = {
-    "centers": "f", "scales": "f", "code": "iu", "class_index": "iu", "rmin": "f", "rmax": "f", "gap": "f",
-    "aniso": "b", "source": "iu", "alpha": "f",
-}
-# Relative rounding allowed when checking a loaded region's radii against its axes.
-_GEOMETRY_RTOL = 1e-12
 
 
 def storage_dtype(values):
@@ -27,6 +24,11 @@ def storage_dtype(values):
 
 def with_slack(values, slack):
     return values * (1.0 + slack) + 1e-300
+
+
+def label_key(label):
+    """A hashable, JSON-friendly Python scalar for a label (numpy scalars -> Python scalars)."""
+    return label.item() if isinstance(label, np.generic) else label
 
 
 class Entries:
@@ -45,6 +47,33 @@ class Entries:
         self.aniso = np.empty(0, bool)
         self.source = np.empty(0, np.int64)  # entry that decided this one, -1 if none
         self.alpha = np.empty(0, np.float64)
+
+    @classmethod
+    def from_columns(cls, columns):
+        """Entries holding ``columns`` (the arrays of :meth:`columns`), already checked."""
+        centers, scales = columns["centers"], columns["scales"]
+        n, d = centers.shape
+        entries = cls(d, centers.dtype, scales.dtype)
+        entries.reserve(n)
+        entries.centers[:n] = centers
+        for name in ENTRY_ARRAYS:
+            getattr(entries, name)[:n] = columns[name]
+        positions = np.flatnonzero(columns["aniso"])
+        if positions.size:
+            entries.scales = np.ones(entries.centers.shape, scales.dtype)
+            entries.scales[positions] = scales
+        entries.n = n
+        return entries
+
+    def columns(self):
+        """The stored entries as arrays (views): each of ``ENTRY_ARRAYS``, ``centers`` (n, d) and
+        ``scales`` (m, d), the per-dimension scales of the ``m`` anisotropic entries in order."""
+        n = self.n
+        columns = {name: getattr(self, name)[:n] for name in ENTRY_ARRAYS}
+        columns["centers"] = self.centers[:n]
+        aniso = np.flatnonzero(self.aniso[:n])
+        columns["scales"] = self.scales[aniso] if aniso.size else np.empty((0, self.centers.shape[1]), self.scale_dtype)
+        return columns
 
     def _resized(self, array, capacity):
         out = np.empty((capacity, *array.shape[1:]), array.dtype)
@@ -96,66 +125,6 @@ class Entries:
         return self.gap[index, None] * self.scales[index].astype(np.float64)
 
 
-def _require(valid, name, what):
-    """Raise ``ValueError`` naming ``name`` and the first entry where ``valid`` is False."""
-    bad = np.flatnonzero(~valid)
-    if bad.size:
-        raise ValueError(f"{name} must be {what}, but entry {int(bad[0])} is not")
-
-
-def entries_from_arrays(arrays, n, d, n_labels):
-    """:class:`Entries` from the arrays of a memory file, after checking every invariant the resolver
-    relies on (a stored region larger than its certified one, or a circumscribed radius too small for
-    the pre-filter, would make later answers unsound); ``ValueError`` names the field."""
-    for name, kinds in _FILE_KINDS.items():
-        dtype = arrays[name].dtype
-        if dtype.kind not in kinds or (kinds == "f" and dtype not in (np.float32, np.float64)):
-            expected = "float32 or float64" if kinds == "f" else {"iu": "integers", "b": "bool"}[kinds]
-            raise ValueError(f"{name} must hold {expected}, got dtype {dtype}")
-    centers, scales, aniso = arrays["centers"], arrays["scales"], arrays["aniso"]
-    if centers.shape != (n, d):
-        raise ValueError(f"centers must have shape ({n}, {d}) (the header's entries and input size), got {centers.shape}")
-    for name in ENTRY_ARRAYS:
-        if arrays[name].shape != (n,):
-            raise ValueError(f"{name} must have shape ({n},) (one value per entry), got {arrays[name].shape}")
-    positions = np.flatnonzero(aniso)
-    if scales.shape != (positions.size, d):
-        raise ValueError(f"scales must have shape ({positions.size}, {d}) (one row per anisotropic entry), got {scales.shape}")
-    code, source = arrays["code"], arrays["source"]
-    rmin, rmax, gap, alpha = (arrays[name].astype(np.float64) for name in ("rmin", "rmax", "gap", "alpha"))
-    abstained = code == ABSTAIN_CODE
-    _require(np.isfinite(centers).all(axis=1), "centers", "finite")
-    _require((code >= ABSTAIN_CODE) & (code < n_labels), "code", f"a label code in [-1, {n_labels})")
-    _require(np.isfinite(rmin) & (rmin >= 0), "rmin", "finite and >= 0")
-    _require(np.isfinite(rmax) & (rmax >= rmin), "rmax", "finite and >= rmin")
-    _require(aniso | (rmax == rmin), "rmax", "equal to rmin for balls and points")
-    _require(~abstained | (rmax == 0), "rmax", "0 for stored abstentions (points)")
-    _require(np.isfinite(gap) & (gap >= 0) & (~aniso | (gap > 0)), "gap", "finite, >= 0, and > 0 for anisotropic entries")
-    _require(np.where(abstained, alpha == 0, (alpha > 0) & (alpha < 1)), "alpha", "in (0, 1) (0 for abstentions)")
-    _require((source >= -1) & (source < np.arange(n)), "source", "-1 or an earlier entry")
-    if positions.size:
-        flat = scales.astype(np.float64)
-        valid, inscribed, circumscribed = np.ones(n, bool), np.zeros(n), np.zeros(n)
-        valid[positions] = (np.isfinite(flat) & (flat > 0)).all(axis=1)
-        _require(valid, "scales", "finite and > 0")
-        inscribed[positions] = gap[positions] * flat.min(axis=1)
-        circumscribed[positions] = gap[positions] * flat.max(axis=1)
-        _require(~aniso | ((rmin > 0) & (rmin <= inscribed * (1 + _GEOMETRY_RTOL))), "rmin",
-                 "in (0, gap * min(scales)] for anisotropic entries")
-        _require(~aniso | (rmax >= circumscribed * (1 - _GEOMETRY_RTOL)), "rmax",
-                 ">= gap * max(scales) for anisotropic entries")
-    entries = Entries(d, centers.dtype, scales.dtype)
-    entries.reserve(n)
-    entries.centers[:n] = centers
-    for name in ENTRY_ARRAYS:
-        getattr(entries, name)[:n] = arrays[name]
-    if positions.size:
-        entries.scales = np.ones(entries.centers.shape, scales.dtype)
-        entries.scales[positions] = scales
-    entries.n = n
-    return entries
-
-
 class TreeIndex:
     """k-d trees over consecutive blocks of entries ``[0, n)``, merged like a binary counter.
 
@@ -201,3 +170,102 @@ class TreeIndex:
             np.concatenate([np.asarray(hits[r], dtype=np.int64) + start for hits, start in zip(per_block, starts)])
             for r in range(len(X))
         ]
+
+
+class RegionStore:
+    """The regions a memory holds: their entries, the label of each label code, and k-d trees.
+
+    Append-only: a call stores entries and gives new labels codes, nothing is ever rewritten, so
+    :meth:`transaction` can undo a failed call by cutting everything back to its sizes.
+
+    Parameters
+    ----------
+    norm : {"l2", "l1"}
+        Norm of the regions.
+    input_shape : tuple of int
+        Shape of one input.
+    entries : Entries
+        The stored entries, over ``prod(input_shape)`` dimensions.
+    labels : sequence, default=()
+        Label of each label code used in ``entries``.
+    """
+
+    def __init__(self, norm, input_shape, entries, labels=()):
+        self.norm = norm
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.entries = entries
+        self.labels = list(labels)  # label code -> label value
+        self.codes = {label: code for code, label in enumerate(self.labels)}  # label value -> code
+        self.index = None  # TreeIndex over a prefix of the entries, a cache
+
+    @classmethod
+    def empty(cls, norm, input_shape, center_dtype, scale_dtype):
+        """A store without entries."""
+        return cls(norm, input_shape, Entries(math.prod(input_shape), center_dtype, scale_dtype))
+
+    def __len__(self):
+        return self.entries.n
+
+    def __getstate__(self):
+        # The k-d trees are a cache: rebuilt on first use, not pickled or copied.
+        return {**self.__dict__, "index": None}
+
+    def code(self, label, add):
+        """The code of ``label``; a new one when ``add`` (``None`` for an unknown label otherwise)."""
+        key = label_key(label)
+        code = self.codes.get(key)
+        if code is None and add:
+            code = len(self.labels)
+            self.labels.append(key)
+            self.codes[key] = code
+        return code
+
+    @contextmanager
+    def transaction(self):
+        """Keep what the block stores only if the block completes.
+
+        On any exception the entries, the new label codes and the trees built over new entries are
+        dropped and the exception propagates. Storage widened by :meth:`Entries.promote` stays wide:
+        that keeps every stored value exactly.
+        """
+        n, n_labels = self.entries.n, len(self.labels)
+        try:
+            yield self
+        except BaseException:
+            self.entries.n = n
+            for label in self.labels[n_labels:]:
+                del self.codes[label]
+            del self.labels[n_labels:]
+            if self.index is not None:
+                self.index.truncate(n)
+            raise
+
+    def refresh_index(self, use_tree, block):
+        """Index the entries appended since the last refresh once they fill ``block`` entries
+        (with ``use_tree=False``, drop the trees: every entry is scanned)."""
+        if not use_tree:
+            self.index = None
+            return
+        if self.index is None:
+            self.index = TreeIndex(self.norm)
+        n = self.entries.n
+        if n - self.index.n >= block:
+            self.index.extend(self.entries, n)
+
+    def regions(self):
+        """The stored regions as arrays (see :meth:`CertificateMemory.regions`)."""
+        e = self.entries
+        n = e.n
+        axes = np.repeat(e.rmin[:n, None], e.centers.shape[1], axis=1)
+        aniso = np.flatnonzero(e.aniso[:n])
+        if aniso.size:
+            axes[aniso] = e.axes(aniso)
+        return {
+            "center": e.centers[:n].reshape(n, *self.input_shape).copy(),
+            "label": np.array([None if c == ABSTAIN_CODE else self.labels[c] for c in e.code[:n]], dtype=object),
+            "class_index": e.class_index[:n].copy(),
+            "axes": axes,
+            "radius": e.rmin[:n].copy(),
+            "source": e.source[:n].copy(),
+            "alpha": e.alpha[:n].copy(),
+        }
