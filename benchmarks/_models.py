@@ -88,3 +88,60 @@ def resnet50(n_classes=1000, base_width=64):
             inputs = 4 * width
     layers += [torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(inputs, n_classes)]
     return torch.nn.Sequential(*layers)
+
+
+# The model zoo (bench_zoo.py): architectures users bring, each in the layout a user builds it in.
+
+
+def tabular_mlp(features=100, n_classes=10, width=256):
+    """An MLP for tabular rows of ``features`` numbers."""
+    return torch.nn.Sequential(
+        torch.nn.Linear(features, width), torch.nn.ReLU(), torch.nn.Linear(width, width), torch.nn.ReLU(),
+        torch.nn.Linear(width, n_classes),
+    )
+
+
+def flatten_cnn(n_classes=10):
+    """The smallest digits CNN for 1x8x8 inputs: one convolution, ReLU, ``Flatten``, one linear layer."""
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(32 * 8 * 8, n_classes),
+    )
+
+
+def lenet5(n_classes=10):
+    """LeNet-5 for 1x28x28 MNIST digits: two convolutions with pooling, ``Flatten``, three linear layers."""
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+        torch.nn.Linear(16 * 5 * 5, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(),
+        torch.nn.Linear(84, n_classes),
+    )
+
+
+def pooled_cnn(n_classes=10):
+    """A 3x32x32 CNN with two convolutions and global average pooling."""
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+        torch.nn.Linear(64, n_classes),
+    )
+
+
+class TinyViT(torch.nn.Module):
+    """A small vision transformer: ``patch`` x ``patch`` patches embedded by a strided convolution, a class
+    token and learned positions, ``torch.nn.TransformerEncoder`` (pre-norm), a linear head on the token."""
+
+    def __init__(self, image=32, channels=3, patch=4, dim=64, depth=2, heads=4, n_classes=10):
+        super().__init__()
+        self.embed = torch.nn.Conv2d(channels, dim, patch, stride=patch)
+        self.token = torch.nn.Parameter(torch.zeros(1, 1, dim))
+        self.position = torch.nn.Parameter(0.02 * torch.randn(1, (image // patch) ** 2 + 1, dim))
+        layer = torch.nn.TransformerEncoderLayer(dim, heads, 2 * dim, dropout=0.0, batch_first=True, norm_first=True)
+        self.encoder = torch.nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm = torch.nn.LayerNorm(dim)
+        self.head = torch.nn.Linear(dim, n_classes)
+
+    def forward(self, x):
+        patches = self.embed(x).flatten(2).transpose(1, 2)  # (batch, patches, dim)
+        tokens = torch.cat([self.token.expand(len(x), -1, -1), patches], dim=1) + self.position
+        return self.head(self.norm(self.encoder(tokens)[:, 0]))

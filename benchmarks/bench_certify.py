@@ -3,7 +3,8 @@
 For each model, in one run and alternating:
 
 * the forward-pass floor: the fastest per-sample forward time (inference mode, argmax) over
-  batch sizes 64-4096 and both memory layouts (NCHW, channels_last);
+  batch sizes 64-4096 and both memory layouts (the module as given with contiguous batches, and a
+  channels_last copy of it with channels_last batches);
 * the plain loop a user would write: Gaussian noise drawn for the batch, added to the input,
   forward, argmax, ``bincount`` of the votes, at the best batch size and layout of the same sweep;
 * ``SmoothedClassifier(module=model, classes=range(10), sigma=0.25, n0=..., n=...).certify(X)``:
@@ -22,55 +23,13 @@ loop on a noisy machine: a minimum over more timings is lower by chance alone.) 
 """
 
 import argparse
-import time
 
 import numpy as np
 import torch
 from _models import digits_cnn, small_cnn
+from _timing import layouts, per_sample, sweep, timed
 
 from smoothcert import SmoothedClassifier
-
-BATCHES = (64, 128, 256, 512, 1024, 2048, 4096)
-LAYOUTS = {"NCHW": torch.contiguous_format, "NHWC": torch.channels_last}
-
-
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def per_sample(model, x, batch, total, layout, noise):
-    """Seconds per sample over ``total`` samples in batches of ``batch``: forward only, or the plain loop."""
-    model = model.to(memory_format=layout)
-    fixed = torch.randn(batch, *x.shape).contiguous(memory_format=layout)
-    steps = max(1, round(total / batch))
-
-    def run():
-        counts = torch.zeros(10, dtype=torch.int64)
-        with torch.inference_mode():
-            for _ in range(steps):
-                if noise:
-                    batch_x = (x + 0.25 * torch.randn(batch, *x.shape)).contiguous(memory_format=layout)
-                    counts += torch.bincount(model(batch_x).argmax(1), minlength=10)
-                else:
-                    model(fixed).argmax(1)
-        return counts
-
-    return timed(run) / (steps * batch)
-
-
-def sweep(model, x, total, repeats):
-    """The fastest (batch, layout) of the floor and of the plain loop, best of ``repeats`` per setting."""
-    best = {"floor": (float("inf"), None), "loop": (float("inf"), None)}
-    for _ in range(repeats):
-        for batch in BATCHES:
-            for layout_name in LAYOUTS:
-                for kind in best:
-                    t = per_sample(model, x, batch, total, LAYOUTS[layout_name], noise=kind == "loop")
-                    if t < best[kind][0]:
-                        best[kind] = (t, (batch, layout_name))
-    return {kind: setting for kind, (_, setting) in best.items()}
 
 
 def main():
@@ -100,12 +59,14 @@ def main():
             calibration[batch] = timed(lambda: clf.certify(X[:1]))  # the first call calibrates "auto"
             estimators[batch] = clf
         x = torch.as_tensor(X[0])
-        settings = sweep(model, x, min(samples, 20_000), repeats=2)
+        options = layouts(model, shape)
+        settings = sweep(options, x, min(samples, 20_000), repeats=2)
         times = {column: [] for column in ("floor", "loop", *estimators)}
         results = {}
         for _ in range(args.repeats):
             for kind, (batch, layout_name) in settings.items():
-                times[kind].append(per_sample(model, x, batch, samples, LAYOUTS[layout_name], noise=kind == "loop"))
+                module, memory_format = options[layout_name]
+                times[kind].append(per_sample(module, x, batch, samples, memory_format, noise=kind == "loop"))
             for batch, clf in estimators.items():
                 times[batch].append(timed(lambda: results.setdefault(batch, clf.certify(X))) / samples)
         np.testing.assert_array_equal(results[1000].p_lower, results["auto"].p_lower)  # batch never changes a result

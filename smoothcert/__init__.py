@@ -2,6 +2,7 @@
 
 from ._version import __version__  # noqa: F401 (the package version, not an API name)
 from .certificates import Certificates
+from .denoising import DenoiserNet, DiffusionDenoiser
 from .estimator import SmoothedClassifier
 from .memory import CertificateMemory
 from .metrics import (
@@ -50,4 +51,6 @@ __all__ = [
     "MACER",
     "SmoothAdv",
     "NoiseAugmentedNet",
+    "DenoiserNet",
+    "DiffusionDenoiser",
 ]

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["FIELDS", "check_certificates", "check_column"]
+__all__ = ["FIELDS", "check_certificates", "check_column", "check_dual_radii", "jsonable"]
 
 # numpy dtype kinds a field may have: how to name them, and the dtype an empty field takes.
 _KINDS = {
@@ -135,3 +135,79 @@ def check_certificates(certificates, name="certificates"):
     if label.ndim != 1:
         raise ValueError(f"{name}.label must be a 1-D array, got shape {label.shape}.")
     return label
+
+
+# radius is computed as gap * sigma with gap = min(radius_sigma / sigma, radius_class / sigma): equal to
+# min(radius_sigma, radius_class) up to the rounding of that division and product.
+_DUAL_RTOL = 1e-9
+
+
+def check_dual_radii(radius, radius_sigma, radius_class, abstained, *, name, decided=None):
+    """The one consistency rule of DualSigma's two radii, for Certificates and results files alike.
+
+    ``radius_sigma`` and ``radius_class`` are known (not nan) together, in every row or in none
+    (``None`` counts as none); where known, a certified row has both ``> 0`` and ``radius <=
+    min(radius_sigma, radius_class)`` (the deployed classifier keeps its class within the smaller
+    one). Rows where ``decided`` is True (a memory decided them: it may adopt a stored region) are
+    exempt from the last two parts. Errors name ``name``, the row and both values.
+    """
+    if radius_sigma is None and radius_class is None:
+        return
+    n = len(radius)
+    if radius_sigma is None or radius_class is None:
+        given, missing = ("radius_class", "radius_sigma") if radius_sigma is None else ("radius_sigma", "radius_class")
+        raise ValueError(
+            f"{name}: {given} is given without {missing}; DualSigma certificates hold both radii (radius is their "
+            f"minimum), other certificates neither."
+        )
+    sigma_known, class_known = ~np.isnan(radius_sigma), ~np.isnan(radius_class)
+    bad = np.flatnonzero(sigma_known != class_known)
+    if bad.size:
+        r = bad[0]
+        raise ValueError(
+            f"{name}: row {r} has radius_sigma={radius_sigma[r].item()!r} and radius_class={radius_class[r].item()!r}; the two "
+            f"DualSigma radii are known together (both numbers) or unknown together (both nan)."
+        )
+    if n and sigma_known.any() and not sigma_known.all():
+        known, unknown = np.flatnonzero(sigma_known)[0], np.flatnonzero(~sigma_known)[0]
+        raise ValueError(
+            f"{name}: rows {known} and {unknown} mix DualSigma certificates (radius_sigma known) with others "
+            f"(nan); keep the certificates of each strategy apart."
+        )
+    if not n or not sigma_known.all():
+        return
+    checked = np.ones(n, dtype=bool) if decided is None else ~np.asarray(decided, dtype=bool)
+    certified = checked & ~np.asarray(abstained, dtype=bool)
+    bad = np.flatnonzero(certified & ~((radius_sigma > 0) & (radius_class > 0)))
+    if bad.size:
+        r = bad[0]
+        raise ValueError(
+            f"{name}: row {r} is certified but has radius_sigma={radius_sigma[r].item()!r} and radius_class="
+            f"{radius_class[r].item()!r}; a DualSigma row is certified only where both are > 0 (else it abstains)."
+        )
+    bound = np.minimum(radius_sigma, radius_class)
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(checked & (radius > bound * (1 + _DUAL_RTOL)))
+    if bad.size:
+        r = bad[0]
+        raise ValueError(
+            f"{name}: row {r} has radius={radius[r].item()!r} above min(radius_sigma={radius_sigma[r].item()!r}, "
+            f"radius_class={radius_class[r].item()!r}); a DualSigma radius is at most the smaller of its two radii."
+        )
+
+
+def jsonable(value):
+    """``value`` as plain JSON types: numpy scalars as numbers, arrays and tuples as lists, keys as str.
+
+    What provenance records hold, so that a results file's companion reads back with its types
+    (``1500``, not ``"np.int64(1500)"``). Objects without a JSON form become their text.
+    """
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [jsonable(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)

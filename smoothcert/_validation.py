@@ -2,6 +2,8 @@
 
 import math
 import warnings
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from numbers import Integral, Real
 
 import numpy as np
@@ -88,8 +90,24 @@ def check_classes(classes):
     """The ``classes`` parameter as a 1-D array of distinct labels, in the given (output) order."""
     if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
         raise TypeError(f"classes must be a sequence of labels (e.g. range(10)), got {type(classes).__name__} {classes!r}.")
+    if isinstance(classes, (AbstractSet, Mapping)):
+        # classes[i] names output i: a set's order depends on the hash seed of the process.
+        raise TypeError(
+            f"classes must be an ordered sequence of labels (classes[i] is the label of output i), got a "
+            f"{type(classes).__name__}, whose order is not defined; pass a list, e.g. sorted(classes)."
+        )
+    items = list(classes)
+    kinds = {_label_kind(c) for c in items}
+    if len(kinds) > 1:
+        examples = {}
+        for c in items:
+            examples.setdefault(_label_kind(c), c)
+        raise TypeError(
+            f"classes must hold labels of one kind (all numbers or all strings), got {' and '.join(sorted(kinds))} "
+            f"(e.g. {' and '.join(repr(v) for v in examples.values())}); numpy would silently turn them all into strings."
+        )
     try:
-        values = np.asarray(list(classes))
+        values = np.asarray(items)
     except ValueError:  # ragged nested sequences
         raise ValueError("classes must be a 1-D sequence of labels, got ragged nested sequences.") from None
     if values.ndim != 1:
@@ -103,6 +121,14 @@ def check_classes(classes):
     if len(labels) < 2:
         raise ValueError(f"classes must hold at least two labels (one per module output), got {labels}.")
     return values
+
+
+def _label_kind(label):
+    if isinstance(label, (str, np.str_, bytes, np.bytes_)):
+        return "strings"
+    if isinstance(label, (Real, np.number, np.bool_)):
+        return "numbers"
+    return type(label).__name__
 
 
 def encode_labels(y, classes):
@@ -128,6 +154,19 @@ def check_normalize(normalize, input_shape=None):
             raise TypeError(f"normalize=(mean, std): {name} must be a number or an array of numbers, got {value!r}.") from exc
         if not np.isfinite(array).all():
             raise ValueError(f"normalize=(mean, std): {name} must be finite, got {value!r}.")
+        # The normalisation layer holds float32 buffers: a value finite in float64 may overflow there.
+        with np.errstate(over="ignore", under="ignore"):
+            as_float32 = array.astype(np.float32)
+        if not np.isfinite(as_float32).all():
+            raise ValueError(
+                f"normalize=(mean, std): {name} must be finite in float32 (|value| <= {np.finfo(np.float32).max:.3g}), "
+                f"the precision the model computes in, got {value!r}; rescale the inputs."
+            )
+        if name == "std" and np.any((as_float32 < np.finfo(np.float32).tiny) & (array > 0)):
+            raise ValueError(
+                f"normalize=(mean, std): std must be >= {np.finfo(np.float32).tiny:.3g} in float32, the precision the "
+                f"model computes in (a smaller std is 0 there), got {value!r}; rescale the inputs."
+            )
         if input_shape is not None:
             try:
                 np.broadcast_shapes(array.shape, tuple(input_shape))

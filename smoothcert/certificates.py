@@ -6,7 +6,7 @@ from numbers import Integral
 import numpy as np
 
 from ._accuracy import accuracy_at
-from ._fields import FIELDS, check_column
+from ._fields import FIELDS, check_column, check_dual_radii
 from ._validation import check_probability
 from .noise import get_noise
 
@@ -58,6 +58,10 @@ def _center_and_sigma(center, sigma, n):
     if sigma.size and not (sigma.min() > 0 and np.isfinite(sigma.max())):
         raise ValueError("Certificates: sigma must be finite and > 0 everywhere.")
     return center, sigma
+
+
+def _as_float(values):
+    return None if values is None else np.asarray(values, dtype=np.float64)
 
 
 def _labels(label):
@@ -183,9 +187,11 @@ class Certificates:
         strategies.
     provenance : dict
         How the certificates were made, for the record (``{}`` where unknown): from
-        :meth:`SmoothedClassifier.certify <smoothcert.SmoothedClassifier.certify>`, the smoothcert
-        version, ``sampling``, ``n0``, ``n``, ``alpha``, ``norm``, the sigma strategy, the noise
-        seed ``seed_`` and a SHA-256 ``model`` fingerprint of the module's weights. Kept by
+        :meth:`SmoothedClassifier.certify <smoothcert.SmoothedClassifier.certify>`, as plain JSON
+        values, the smoothcert version, ``sampling``, ``n0``, ``n``, ``alpha``, ``norm``, the sigma
+        strategy, the noise seed ``seed_``, a SHA-256 ``model`` digest of the module's behaviour
+        (weights and attributes), the sampling modes' settings, the classes, the precision, the
+        device type and the noise-stream version (user guide: "Provenance and resumes"). Kept by
         slicing; :meth:`concatenate` keeps it when all parts agree and lists the parts'
         (``{"parts": [...]}``) otherwise. :func:`~smoothcert.write_results` writes it beside the
         results file.
@@ -237,6 +243,9 @@ class Certificates:
             object.__setattr__(self, "n_used", np.full(n, -1, dtype=np.int64))
         if self.stop_reason is None:
             object.__setattr__(self, "stop_reason", np.full(n, "", dtype="<U11"))
+        given = [name for name in _DUAL_FIELDS if getattr(self, name) is not None]
+        if len(given) == 1:  # one radius of the two: check_dual_radii names it
+            check_dual_radii(np.zeros(n), self.radius_sigma, self.radius_class, np.zeros(n, bool), name="Certificates")
         for name in _DUAL_FIELDS:
             if getattr(self, name) is None:
                 object.__setattr__(self, name, np.full(n, np.nan))
@@ -253,7 +262,7 @@ class Certificates:
         ----------
         label, norm, sigma, center, alpha, memory_entry, abstain_label, **arrays
             The fields (see the class), as arrays or array-likes; ``n_used``, ``stop_reason``,
-            ``radius_sigma`` and ``radius_class`` may be left out.
+            ``radius_sigma`` and ``radius_class`` may be left out (both, or neither: see Notes).
 
         Returns
         -------
@@ -275,6 +284,11 @@ class Certificates:
         -----
         ``radius``, ``proxy_radius`` and ``log_volume`` are not checked against ``gap`` and
         ``sigma`` (hand-made certificates may round them); :meth:`from_gap` derives them.
+
+        DualSigma's radii follow one rule, also checked by :meth:`concatenate` and the results
+        files: ``radius_sigma`` and ``radius_class`` are given together and known (not ``nan``) in
+        every row or in none; where known, a certified row not decided by a memory has both ``> 0``
+        and ``radius <= min(radius_sigma, radius_class)``.
         """
         label = _labels(label)
         n = len(label)
@@ -298,6 +312,11 @@ class Certificates:
         if "memory_entry" not in arrays:
             arrays["memory_entry"] = np.full(n, -1, dtype=np.int64)
         arrays["memory_entry"] = arrays["memory_entry"].astype(np.int64)
+        if any(name in arrays for name in _DUAL_FIELDS) and "radius" in arrays and "abstained" in arrays:
+            check_dual_radii(
+                arrays["radius"].astype(np.float64), *(_as_float(arrays.get(name)) for name in _DUAL_FIELDS),
+                arrays["abstained"], name="Certificates", decided=arrays["memory_entry"] >= 0,
+            )
         return cls(
             label=label, norm=norm, sigma=sigma, center=center, alpha=alpha, abstain_label=abstain_label, **arrays
         )
@@ -358,7 +377,8 @@ class Certificates:
         TypeError
             If ``parts`` is not a sequence of Certificates.
         ValueError
-            If ``parts`` is empty or the parts differ in one of the properties above.
+            If ``parts`` is empty, the parts differ in one of the properties above, or DualSigma
+            certificates (with ``radius_sigma`` and ``radius_class``) meet others.
 
         Examples
         --------
@@ -398,6 +418,15 @@ class Certificates:
                         f"cannot concatenate Certificates with different {what}: parts[0] has {get(first)!r}, "
                         f"parts[{i}] has {get(part)!r}."
                     )
+        # DualSigma rows and others in one Certificates would lose the two radii (unknown for some rows).
+        kinds = {i: part.dual for i, part in enumerate(parts) if len(part)}
+        if len(set(kinds.values())) > 1:
+            dual = next(i for i, d in kinds.items() if d)
+            other = next(i for i, d in kinds.items() if not d)
+            raise ValueError(
+                f"cannot concatenate DualSigma certificates (parts[{dual}], with radius_sigma and radius_class) with "
+                f"certificates of another strategy (parts[{other}]): their two radii would be lost; keep them apart."
+            )
         merged = {
             f.name: np.concatenate([getattr(p, f.name) for p in parts])
             if isinstance(getattr(first, f.name), np.ndarray)

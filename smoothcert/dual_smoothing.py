@@ -16,6 +16,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 from .bounds import ClopperPearson
+from .denoising import Denoised, denoised
 from .models import CallableSelector, DualModel
 from .nets import check_module_output, normalized, train_net
 from .procedures import (
@@ -200,8 +201,10 @@ def level_radii(engine, X, y, *, levels, num, alpha, bound):
 
 
 def _given_experts(est):
-    """Copies of DualSigma's trained ``experts`` (with the normalisation layer when ``normalize`` is set)."""
-    return [normalized(copy.deepcopy(expert), est.normalize) for expert in est.sigma_.experts]
+    """Copies of DualSigma's trained ``experts`` (with the normalisation layer when ``normalize`` is set,
+    behind a copy of the denoiser when ``denoiser`` is set)."""
+    return [denoised(normalized(copy.deepcopy(expert), est.normalize), est.denoiser)
+            for expert in est.sigma_.experts]
 
 
 def _dual_model(est, X, experts):
@@ -209,9 +212,13 @@ def _dual_model(est, X, experts):
     selector, trainable = est.sigma_.make_selector(int(np.prod(est.input_shape_)))
     if not isinstance(selector, CallableSelector):
         selector = normalized(selector, est.normalize)
+    for expert, level in zip(experts, est.sigma_.checked_levels()):
+        if isinstance(expert, Denoised):  # a sigma-conditioned denoiser is told its expert's level
+            expert.sigma = float(level)
     model = DualModel(experts, selector).to(est.device_)
-    for expert in model.experts:
-        check_module_output(expert, X[:2], len(est.classes_), est.device_)
+    for i, (expert, level) in enumerate(zip(model.experts, est.sigma_.checked_levels())):
+        check_module_output(expert, X[:2], len(est.classes_), est.device_,
+                            role=f"DualSigma expert {i} (level {level:g}) module")
     check_module_output(model.selector, X[:2], len(est.sigma_.checked_levels()), est.device_, role="DualSigma selector")
     return model, trainable
 

@@ -8,6 +8,7 @@ is the single place where a device-specific fast path goes.
 
 import copy
 import functools
+import itertools
 import weakref
 from contextlib import contextmanager
 
@@ -17,7 +18,7 @@ import torch
 
 from ._progress import progress_bar
 from ._validation import check_noise_scales
-from .sampling import calibrate_sampling, count_votes, input_keys, noise_block_size
+from .sampling import batch_memory_formats, calibrate_sampling, count_votes, input_keys, noise_block_size
 
 __all__ = ["MonteCarloEngine"]
 
@@ -27,12 +28,28 @@ _COMPILED = weakref.WeakKeyDictionary()
 # Calibrated "auto" (batch size, memory format) pairs per module, then per input shape, device,
 # precision, noise and asked-for memory format.
 _CALIBRATED = weakref.WeakKeyDictionary()
+# A channels_last copy per module and process, with the state of the module's tensors it was copied
+# from (see _channels_last).
+_CHANNELS_LAST = weakref.WeakKeyDictionary()
 _AUTOCAST = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def _autocast_forward(model, device_type, dtype, X):
     with torch.autocast(device_type, dtype=dtype):
         return model(X)
+
+
+def _channels_last(module):
+    """A copy of ``module`` with its 4-D tensors in channels_last; ``module`` itself is never converted.
+
+    The copy is made again once any tensor of ``module`` has been replaced or changed in place
+    (``Tensor._version`` counts in-place changes), so it never runs outdated weights.
+    """
+    state = [(t.data_ptr(), t._version) for t in itertools.chain(module.parameters(), module.buffers())]
+    cached = _CHANNELS_LAST.get(module)
+    if cached is None or cached[0] != state:
+        cached = _CHANNELS_LAST[module] = (state, copy.deepcopy(module).to(memory_format=torch.channels_last))
+    return cached[1]
 
 
 class MonteCarloEngine:
@@ -55,12 +72,13 @@ class MonteCarloEngine:
         ``memory_format`` when that is ``None`` (see :func:`~smoothcert.sampling.calibrate_sampling`).
         Results never depend on it.
     memory_format : torch.memory_format or None, default=None
-        Layout of the batches of noisy copies (``torch.channels_last`` for 4-D inputs only). The
-        module is used as given, never converted: its own weights' layout and this one decide
-        which kernels run. ``None`` is timed against ``torch.contiguous_format`` with an
-        ``"auto"`` batch size and means ``torch.contiguous_format`` with an int one. The layout
-        can change the last bit of a score, and with it a vote whose two highest scores tie to
-        rounding: pass the calibrated pair back to repeat a run exactly.
+        Layout of the forward passes: ``torch.contiguous_format`` runs ``module`` as given on
+        contiguous batches; ``torch.channels_last`` (4-D inputs only) runs a channels_last copy
+        of it on channels_last batches, as ``module.to(memory_format=torch.channels_last)``
+        would, without converting ``module``. ``None`` is timed with an ``"auto"`` batch size
+        (:func:`~smoothcert.sampling.calibrate_sampling`) and means the module as given with an
+        int one. The layout can change the last bit of a score, and with it a vote whose two
+        highest scores tie to rounding: pass the calibrated pair back to repeat a run exactly.
     precision : {"float32", "bfloat16", "float16"}, default="float32"
         Forward passes under ``torch.autocast`` at this precision.
     compile : bool, default=False
@@ -121,9 +139,12 @@ class MonteCarloEngine:
         """Samples per noise block for inputs like ``X_t``'s (looks of sequential runs fall on blocks)."""
         return noise_block_size(int(np.prod(X_t.shape[1:], dtype=np.int64)))
 
-    def model(self):
-        """The callable of the forward passes: the module, compiled and under autocast as asked."""
-        model = self.module
+    def model(self, memory_format=None):
+        """The callable of the forward passes on batches in ``memory_format`` (default: the engine's):
+        the module, or its channels_last copy for channels_last batches, compiled and under autocast
+        as asked."""
+        memory_format = self.memory_format if memory_format is None else memory_format
+        model = _channels_last(self.module) if memory_format == torch.channels_last else self.module
         if self.compile:
             if model not in _COMPILED:
                 _COMPILED[model] = torch.compile(model)
@@ -140,8 +161,8 @@ class MonteCarloEngine:
                    self.memory_format)
             known = _CALIBRATED.setdefault(self.module, {})
             if key not in known:
-                formats = None if self.memory_format is None else (self.memory_format,)
-                known[key] = calibrate_sampling(self.model(), X_t, noise=self.noise, memory_formats=formats)
+                formats = batch_memory_formats(X_t) if self.memory_format is None else (self.memory_format,)
+                known[key] = calibrate_sampling({f: self.model(f) for f in formats}, X_t, noise=self.noise)
             self.batch_size, self.memory_format = known[key]
         elif self.memory_format is None:
             self.memory_format = torch.contiguous_format

@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from ._fields import jsonable
 from ._validation import (
     ROUTED_PREFIXES,
     as_numpy,
@@ -29,7 +30,8 @@ from ._validation import (
 )
 from ._version import __version__
 from .certificates import Certificates, replace_labels
-from .checkpoint import certify_in_chunks, fingerprint, model_digest, stable_repr
+from .checkpoint import UnhashableError, certify_in_chunks, fingerprint, model_digest, stable_repr
+from .denoising import check_denoiser
 from .dual_smoothing import DualSmoothing
 from .engine import MonteCarloEngine
 from .exceptions import SoundnessWarning
@@ -38,7 +40,7 @@ from .nets import build_module, check_module_output, skorch_net
 from .noise import get_noise
 from .plan import SamplingPlan
 from .recipes import make_recipe
-from .sampling import Stage
+from .sampling import NOISE_STREAM_VERSION, Stage
 from .sigma import DualSigma, FixedSigma, SigmaOptimizer
 from .sigma.base import check_scale
 from .smoothing import Smoothing, Votes
@@ -173,6 +175,20 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         ``sigma``.
     normalize : tuple (mean, std) or None, default=None
         Normalisation applied inside the model graph, after the noise (as the papers' models do).
+    denoiser : torch.nn.Module, fitted skorch net or None, default=None
+        Denoised smoothing (user guide "Denoised smoothing"): a module (or a fitted net holding one,
+        such as :class:`~smoothcert.DenoiserNet`) applied to every noisy input before ``normalize``
+        and the classifier, so the base classifier is ``module(normalize(denoiser(x + noise)))``
+        (:class:`~smoothcert.denoising.Denoised`, held in ``module_``). A frozen copy is used: it is
+        never trained here, and the classifier is never trained in place. ``fit`` trains a copy of
+        the classifier behind it with the noise as usual (``max_epochs=0``, or ``classes`` without
+        ``fit``, use a pretrained classifier as it is, the usual case). It must map
+        ``(batch, *input_shape)`` to the same shape; it is checked on noisy copies of a few inputs
+        (shape, NaN) at ``fit``. A denoiser with ``takes_sigma = True`` (e.g.
+        :class:`~smoothcert.DiffusionDenoiser`) is called as ``denoiser(x, sigma)`` with
+        :class:`~smoothcert.FixedSigma`'s scale or each :class:`~smoothcert.DualSigma` level (whose
+        experts each get a copy of the denoiser; its selector gets none); strategies that choose each
+        input's scale refuse it.
     abstain_label : object or None, default=None
         Label reported for abstentions by ``certify`` and ``predict(X, abstain=True)``; it must
         not be one of the classes. ``None``: ``-1``, or when ``-1`` is a class the first of
@@ -277,6 +293,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         training="gaussian",
         update_sigma_every=5,
         normalize=None,
+        denoiser=None,
         abstain_label=None,
         memory=None,
         classes=None,
@@ -309,6 +326,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         self.training = training
         self.update_sigma_every = update_sigma_every
         self.normalize = normalize
+        self.denoiser = denoiser
         self.abstain_label = abstain_label
         self.memory = memory
         self.classes = classes
@@ -376,6 +394,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         """Train a copy of the base classifier with noise augmentation at the smoothing scale.
 
+        With a ``denoiser``, the copy trains behind the frozen denoiser (which is never trained here).
+
         Parameters
         ----------
         X : array-like or torch.Tensor of shape (n_samples, *input_shape)
@@ -388,6 +408,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         self : SmoothedClassifier
         """
         X = self._prepare(X)
+        check_denoiser(self.denoiser, X[:2], self.noise_, self.sigma_, self.device_, training=self.max_epochs != 0)
         y = column_or_1d(as_numpy(y), warn=True)
         if len(y) != len(X):
             raise ValueError(f"X and y must have the same number of samples, got {len(X)} and {len(y)}.")
@@ -465,6 +486,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
                 f"to train one."
             )
         X = self._prepare(X)
+        check_denoiser(self.denoiser, X[:2], self.noise_, self.sigma_, self.device_)
         self._set_classes()
         module = build_module(self, len(self.classes_), skorch_net(self)).to(self.device_)
         check_module_output(module, X[:2], len(self.classes_), self.device_)
@@ -659,16 +681,25 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         return dataclasses.replace(certificates, provenance=self._provenance())
 
     def _provenance(self):
-        """How this estimator certifies: what a results file should say about the run that made it."""
+        """How this estimator certifies: every setting that changes a certificate, as plain JSON values
+        (the user guide's "Provenance and resumes" page lists them)."""
+        try:
+            model = model_digest(self.module_)
+        except UnhashableError as exc:  # recorded as such: a name would claim an identity it cannot check
+            model = f"unhashable: {exc}"
         record = {
             "smoothcert": __version__, "sampling": self.sampling, "n0": self.n0, "n": self.n, "alpha": self.alpha,
-            "norm": self.norm, "sigma": stable_repr(self.sigma_), "seed": self.seed_, "model": model_digest(self.module_),
+            "norm": self.norm, "sigma": stable_repr(self.sigma_), "seed": self.seed_, "model": model,
             "memory": self.memory_ is not None,
             # autocast and compilation change the base classifier: the certificate is for the one run this way
             "precision": self.precision, "compile": self.compile,
+            # the sampling modes' settings, recorded whatever the mode (a mode ignores the others)
+            "radii": self.radii, "looks": self.looks, "pilot": self.pilot, "radius_tolerance": self.radius_tolerance,
+            "classes": self.classes_, "abstain_label": self.abstain_label_, "device": self.device_.type,
+            "noise_stream": NOISE_STREAM_VERSION,
         }
         record.update(self._smoothing().provenance(self.sigma_, self.alpha))
-        return record
+        return jsonable(record)
 
     def _certify_rows(self, X):
         """Certificates of validated rows ``X`` (numpy), before any memory."""

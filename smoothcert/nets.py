@@ -13,8 +13,10 @@ import torch
 from sklearn.base import clone
 from skorch import NeuralNet
 
+from .denoising import denoised
 from .models import MLP, Normalize
 from .sampling import check_scores
+from .sigma import DualSigma
 from .training import NoiseAugmentedNet
 
 __all__ = ["build_module", "check_module_output", "normalized", "skorch_net", "train_net"]
@@ -33,7 +35,9 @@ def normalized(module, normalize):
 
 
 def build_module(est, n_classes, net=None):
-    """A fresh base classifier from ``est.module`` (copied or built), behind the normalisation layer.
+    """A fresh base classifier from ``est.module`` (copied or built), behind the normalisation layer
+    and, when ``est.denoiser`` is set, behind a frozen copy of the denoiser
+    (:class:`~smoothcert.denoising.Denoised`: ``module(normalize(denoiser(x)))``).
 
     Parameters
     ----------
@@ -69,7 +73,12 @@ def build_module(est, n_classes, net=None):
             f"module must be a torch.nn.Module instance or class, a skorch NeuralNet, or None, got "
             f"{type(est.module).__name__}."
         )
-    return normalized(module, est.normalize)
+    # A denoiser goes in front of the normalisation layer: it sees the noisy inputs in the units of X.
+    # A sigma-conditioned denoiser is given the strategy's one scale (DualSigma's experts get their level).
+    strategy = getattr(est, "sigma_", None)
+    one_scale = strategy is not None and (not strategy.data_dependent or isinstance(strategy, DualSigma))
+    sigma = float(strategy.base_scale()) if one_scale else None
+    return denoised(normalized(module, est.normalize), getattr(est, "denoiser", None), sigma)
 
 
 def skorch_net(est):
@@ -170,8 +179,10 @@ def check_module_output(module, X_few, n_classes, device, role="module"):
         The expected width of the output (classes, or a selector's levels).
     device : torch.device
     role : str, default="module"
-        How the error messages name the module.
+        How the error messages name the module (e.g. ``"DualSigma selector"``, whose outputs are
+        levels, or ``"DualSigma expert 0 (level 0.25) module"``).
     """
+    selector = "selector" in role
     try:
         with torch.inference_mode():
             out = module.eval()(torch.as_tensor(X_few, device=device))
@@ -181,11 +192,16 @@ def check_module_output(module, X_few, n_classes, device, role="module"):
             f"it must map (batch, *{tuple(X_few.shape[1:])}) inputs to (batch, {n_classes}) scores."
         ) from exc
     if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[0] == len(X_few) and out.shape[1] != n_classes:
-        expected = f"y has {n_classes} classes" if role == "module" else f"there are {n_classes} levels"
+        expected = f"there are {n_classes} levels" if selector else f"y has {n_classes} classes"
         raise ValueError(
             f"{role} outputs shape {tuple(out.shape)} for {len(X_few)} inputs, but {expected}; "
             f"the {role} must output (batch, {n_classes}) scores."
         )
-    check_scores(out, len(X_few), n_classes)
+    try:
+        check_scores(out, len(X_few), n_classes)
+    except ValueError as exc:
+        if role == "module":
+            raise
+        raise ValueError(f"the {role} is wrong: {exc}") from None
     if not bool(torch.isfinite(out).all()):
-        raise ValueError("module produced non-finite scores (NaN or inf) on training inputs; check its weights and normalize.")
+        raise ValueError(f"{role} produced non-finite scores (NaN or inf) on training inputs; check its weights and normalize.")

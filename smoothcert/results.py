@@ -27,7 +27,7 @@ from numbers import Real
 import numpy as np
 
 from ._accuracy import accuracy_at
-from ._fields import FIELDS, check_certificates, check_column
+from ._fields import FIELDS, check_certificates, check_column, check_dual_radii, jsonable
 from ._io import atomic_write, check_path
 from ._validation import check_flag, check_int, check_probability, check_radii
 from .certificates import Certificates
@@ -88,8 +88,11 @@ class CertificationResults:
         If a field has the wrong type (e.g. ``correct`` not boolean, ``index`` not integer).
     ValueError
         If a field has the wrong shape or a value out of range (a radius that is ``nan``, infinite
-        or negative, ``alpha`` outside ``(0, 1)``), or if ``abstained``, ``correct`` and the labels
-        disagree.
+        or negative, ``alpha`` outside ``(0, 1)`` or other than the ``alpha`` its ``provenance``
+        records), if ``abstained``, ``correct`` and the labels disagree, or if DualSigma's
+        ``radius_sigma`` and ``radius_class`` break their rule (one without the other, a certified
+        row with one of them 0, a ``radius`` above their minimum, except where ``provenance``
+        records a memory).
 
     Examples
     --------
@@ -141,7 +144,17 @@ class CertificationResults:
             raise TypeError(f"CertificationResults: provenance must be a dict or None, got {type(self.provenance).__name__}.")
         if self.alpha is not None:
             checked["alpha"] = check_probability(self.alpha, "CertificationResults: alpha")
+            recorded = self.provenance.get("alpha") if isinstance(self.provenance, dict) else None
+            if recorded is not None and recorded != checked["alpha"]:
+                raise ValueError(
+                    f"CertificationResults: alpha={checked['alpha']!r}, but its provenance records alpha={recorded!r}; "
+                    f"the certificates were computed at one alpha: pass that one (or None)."
+                )
         abstained = checked["abstained"]
+        # A memory may adopt stored regions (radii beyond the row's own): its rows are exempt from the bound.
+        remembered = bool(self.provenance.get("memory")) if isinstance(self.provenance, dict) else False
+        check_dual_radii(checked["radius"], checked.get("radius_sigma"), checked.get("radius_class"), abstained,
+                         name="CertificationResults", decided=np.full(n, remembered))
         if np.any(abstained != (label == self.abstain_label)):
             row = int(np.flatnonzero(abstained != (label == self.abstain_label))[0])
             raise ValueError(
@@ -269,16 +282,30 @@ def _checked_certificates(certificates, name="certificates"):
     return label, abstained, radius, proxy_radius, flat.min(axis=1)
 
 
-def _dual_radii(certificates, n_rows):
-    """``{"radius_sigma": ..., "radius_class": ...}`` of DualSigma certificates, checked; ``{}`` for others."""
+def _dual_radii(certificates, n_rows, radius, abstained):
+    """``{"radius_sigma": ..., "radius_class": ...}`` of DualSigma certificates, checked (one rule:
+    :func:`~smoothcert._fields.check_dual_radii`); ``{}`` for others."""
     if isinstance(certificates, Certificates) and not certificates.dual:
+        if not np.isnan(certificates.radius_sigma).all() or not np.isnan(certificates.radius_class).all():
+            decided = certificates.memory_entry >= 0  # some rows know the radii, others not: named there
+            check_dual_radii(radius, certificates.radius_sigma, certificates.radius_class, abstained,
+                             name="certificates", decided=decided)
         return {}
-    if getattr(certificates, "radius_sigma", None) is None:
+    given = {name: getattr(certificates, name, None) for name in ("radius_sigma", "radius_class")}
+    if all(value is None for value in given.values()):
         return {}
-    return {
-        name: check_column(getattr(certificates, name), f"certificates.{name}", n_rows, name, known=True)
-        for name in ("radius_sigma", "radius_class")
+    columns = {
+        name: None if value is None else check_column(value, f"certificates.{name}", n_rows, name, known=True)
+        for name, value in given.items()
     }
+    if isinstance(certificates, Certificates):
+        decided = certificates.memory_entry >= 0
+    else:
+        record = getattr(certificates, "provenance", None)
+        decided = np.full(n_rows, bool(record.get("memory")) if isinstance(record, dict) else False)
+    check_dual_radii(radius, columns["radius_sigma"], columns["radius_class"], abstained, name="certificates",
+                     decided=decided)
+    return columns
 
 
 def write_results(path, certificates, y_true, times=None, index=None, *, extra_columns=True):
@@ -291,8 +318,9 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     certificates from a sampling run add ``n_used`` (forward passes per input), DualSigma
     certificates ``radius_sigma`` and ``radius_class``. The certificates'
     ``provenance`` (smoothcert version, sampling settings, seed, model fingerprint), when known, is
-    written beside the file as ``<path>.provenance.json``, which Cohen et al.'s tools ignore and
-    :func:`read_results` reads back. The file is
+    written beside the file as ``<path>.provenance.json`` in plain JSON types (numpy scalars as
+    numbers, tuples as lists), which Cohen et al.'s tools ignore and :func:`read_results` reads
+    back and checks. The file is
     written to a temporary file and moved into place, so a reader never sees half a file.
 
     Parameters
@@ -319,8 +347,10 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
         If an argument has the wrong type (e.g. ``index`` not integer).
     ValueError
         If an array has the wrong shape, a radius or time is negative or not finite, a label is
-        ``-1`` (the format's abstention marker) or contains a tab or newline, or ``y_true`` and the
-        certified labels compare differently as values and as written text (``1.0`` and ``1``).
+        ``-1`` (the format's abstention marker) or contains a tab or newline, ``y_true`` and the
+        certified labels compare differently as values and as written text (``1.0`` and ``1``),
+        or DualSigma's two radii break their rule (see :meth:`Certificates.from_arrays
+        <smoothcert.Certificates.from_arrays>`).
 
     Examples
     --------
@@ -398,7 +428,7 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
         header.append("n_used")
         columns.append(n_used.astype(str))
     if extra_columns:
-        for name, values in _dual_radii(certificates, n_rows).items():
+        for name, values in _dual_radii(certificates, n_rows, radius, abstained).items():
             header.append(name)
             columns.append([_format_float(v) for v in values])
     header.append("time")
@@ -409,7 +439,8 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     record = getattr(certificates, "provenance", None) or None
     companion = _provenance_path(path)
     if record is not None:
-        document = json.dumps(record, indent=1, sort_keys=True, default=repr) + "\n"
+        # Plain JSON types (numpy scalars as numbers, tuples as lists), so that the record reads back typed.
+        document = json.dumps(jsonable(record), indent=1, sort_keys=True) + "\n"
         atomic_write(companion, lambda f: f.write(document), binary=False)
     elif os.path.exists(companion):
         os.remove(companion)  # a record of an earlier file at this path would describe other rows
@@ -426,11 +457,66 @@ def _read_provenance(path):
     try:
         with open(companion, encoding="utf-8") as f:
             record = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{companion!r} (the provenance of {path!r}) is unreadable: {exc}; delete it or fix it.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ValueError(f"{companion!r} (the provenance of {path!r}) is unreadable: {reason}; delete it or fix it.") from None
     if not isinstance(record, dict):
         raise ValueError(f"{companion!r} must hold a JSON object (the provenance of {path!r}), got {type(record).__name__}.")
     return record
+
+
+def _recorded_number(record, key, companion, *, integer=False, low=None, high=None):
+    """``record[key]`` checked as a JSON number (``None`` if absent); a ValueError naming the companion."""
+    if key not in record:
+        return None
+    value = record[key]
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or (isinstance(value, float) and not math.isfinite(value)) \
+            or (low is not None and not value > low) or (high is not None and not value < high):
+        what = "an int" if integer else "a number"
+        bounds = "" if low is None else f" > {low}" if high is None else f" in ({low}, {high})"
+        raise ValueError(f"{companion!r} records {key}={value!r}; it must be {what}{bounds}. Delete or fix the companion.")
+    return value
+
+
+def _check_provenance(record, path, *, alpha, n_used, dual_columns):
+    """Cross-check a companion record against the file it describes and the caller's ``alpha``."""
+    if record is None:
+        return
+    companion = _provenance_path(path)
+    recorded_alpha = _recorded_number(record, "alpha", companion, low=0.0, high=1.0)
+    if alpha is not None and recorded_alpha is not None and alpha != recorded_alpha:
+        raise ValueError(
+            f"read_results was given alpha={alpha!r}, but {companion!r} records alpha={recorded_alpha!r} for the "
+            f"certificates of {path!r}; pass alpha={recorded_alpha!r} (or None), or fix the companion."
+        )
+    counts = {key: _recorded_number(record, key, companion, integer=True, low=0) for key in ("n0", "n", "pilot")}
+    dual = "alpha_sigma" in record or "alpha_c" in record
+    if dual and not dual_columns:
+        raise ValueError(
+            f"{companion!r} records a DualSigma run (alpha_sigma, alpha_c), but {path!r} has no radius_sigma and "
+            f"radius_class columns; the companion describes another file: delete it or write the file again."
+        )
+    if dual_columns and "sampling" in record and not dual:
+        raise ValueError(
+            f"{path!r} holds DualSigma's radius_sigma and radius_class columns, but its companion {companion!r} "
+            f"records a run of another strategy (no alpha_sigma, alpha_c); the companion describes another file."
+        )
+    sampling = record.get("sampling")
+    first = counts["pilot"] if sampling == "adaptive" else counts["n0"]
+    if n_used is None or counts["n"] is None or first is None or not len(n_used):
+        return
+    most = (first + counts["n"]) * (2 if dual else 1)  # DualSigma: the selector's samples, then the expert's
+    start = "pilot" if sampling == "adaptive" else "n0"
+    wrong = np.flatnonzero(n_used != most) if sampling == "fixed" and not dual else np.flatnonzero(n_used > most)
+    if wrong.size:
+        r = int(wrong[0])
+        rule = "equal to" if sampling == "fixed" and not dual else "at most"
+        raise ValueError(
+            f"{path!r}: row {r} has n_used={int(n_used[r])}, but {companion!r} records {start}={first} and "
+            f"n={counts['n']} (sampling={sampling!r}), so n_used must be {rule} {most}; the companion describes "
+            f"another run: delete it or write the file again."
+        )
 
 
 def _parse_labels(texts):
@@ -497,8 +583,14 @@ def read_results(path, *, alpha=None):
         ``radius`` or ``radius_proxy`` that is not a finite number ``>= 0``; a ``sigma`` or
         ``min_sigma`` that is not finite and ``> 0``; a negative ``time``; an empty label), a
         ``correct`` entry disagrees with ``label`` and ``predict`` (so the metrics, which compare
-        labels, always agree with Cohen's ``analyze.py``, which reads ``correct``), or ``alpha`` is
-        not in ``(0, 1)``. The message names the file, the line and the column.
+        labels, always agree with Cohen's ``analyze.py``, which reads ``correct``), ``alpha`` is
+        not in ``(0, 1)``, DualSigma's ``radius_sigma`` and ``radius_class`` break their rule (one
+        without the other, a certified row with one of them 0, a ``radius`` above their minimum),
+        or the ``<path>.provenance.json`` companion is unreadable or contradicts the file or the
+        caller (an ``alpha`` other than the one passed or outside ``(0, 1)``, ``n0`` and ``n`` that
+        ``n_used`` contradicts, a DualSigma record beside a file without its radii; see the user
+        guide's "Provenance and resumes"). The message names the file, the line and the column,
+        or both contradicting values.
 
     Examples
     --------
@@ -565,6 +657,10 @@ def read_results(path, *, alpha=None):
         )
     radius = _read_numbers(table, "radius", "radius", where)
     sigma_name = "sigma" if "sigma" in table else "min_sigma" if "min_sigma" in table else None
+    n_used = _read_numbers(table, "n_used", "n_used", where, int).astype(np.int64) if "n_used" in table else None
+    provenance = _read_provenance(path)
+    _check_provenance(provenance, path, alpha=alpha, n_used=n_used,
+                      dual_columns="radius_sigma" in table or "radius_class" in table)
     return CertificationResults(
         index=index,
         y_true=labels[:n_rows],
@@ -575,10 +671,10 @@ def read_results(path, *, alpha=None):
         proxy_radius=_read_numbers(table, "radius_proxy", "proxy_radius", where) if "radius_proxy" in table else radius.copy(),
         time=_read_numbers(table, "time", "time", where, _parse_time) if "time" in table else np.full(n_rows, np.nan),
         sigma=None if sigma_name is None else _read_numbers(table, sigma_name, "sigma", where),
-        n_used=_read_numbers(table, "n_used", "n_used", where, int).astype(np.int64) if "n_used" in table else None,
+        n_used=n_used,
         radius_sigma=_read_numbers(table, "radius_sigma", "radius_sigma", where) if "radius_sigma" in table else None,
         radius_class=_read_numbers(table, "radius_class", "radius_class", where) if "radius_class" in table else None,
-        provenance=_read_provenance(path),
+        provenance=provenance,
         alpha=alpha,
         abstain_label=abstain_label,
     )

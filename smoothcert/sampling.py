@@ -27,6 +27,9 @@ _BLOCK_ELEMENTS = 1 << 20
 _MAX_BLOCK_SAMPLES = 1024
 # Tag of the selector's sub-streams (see sub_stream_keys); new streams, no existing one changes.
 SELECTOR_STREAM = 0x5E1EC7
+# Version of the noise streams (keys, blocks, stages): recorded in provenance and checkpoint fingerprints;
+# bump it with any change that alters a drawn sample, so that no run resumes or compares across it.
+NOISE_STREAM_VERSION = 1
 
 
 class Stage:
@@ -128,10 +131,12 @@ def noise_block_size(input_numel):
 def batch_memory_formats(X):
     """The memory formats a batch of inputs like ``X``'s may take: channels_last too for images.
 
-    The first is the inputs' own (contiguous) layout. A channels_last batch makes convolutions
-    run, and hand on their activations, in that layout whatever the weights' layout; whether that
-    is faster depends on the model and the machine (``benchmarks/README.md``, the model zoo), so
-    :func:`calibrate_sampling` times both rather than follow a rule.
+    The first is the inputs' own (contiguous) layout. Whether a model runs faster on channels_last
+    batches (with its weights converted too, as ``module.to(memory_format=torch.channels_last)``
+    does) depends on the model and the machine: convolutions over several channels gain on CPU,
+    while a ``Flatten`` after a convolution copies its channels_last output
+    (``benchmarks/README.md``, the model zoo). So :func:`calibrate_sampling` times both rather
+    than follow a rule.
 
     Examples
     --------
@@ -145,7 +150,7 @@ def batch_memory_formats(X):
     return (torch.contiguous_format, torch.channels_last) if X.dim() == 4 else (torch.contiguous_format,)
 
 
-def calibrate_sampling(model, X, *, noise=None, memory_formats=None, memory_budget=2**30,
+def calibrate_sampling(models, X, *, noise=None, memory_budget=2**30,
                        candidates=(64, 128, 256, 512, 1024, 2048, 4096, 8192), repeats=5, max_seconds=2.0):
     """The batch size and memory format with the fastest sampling step per sample, timed on noisy copies of ``X[0]``.
 
@@ -156,20 +161,19 @@ def calibrate_sampling(model, X, *, noise=None, memory_formats=None, memory_budg
     at each size, so that a change in the machine's load falls on both. Certificates do not depend
     on the batch size (noise is keyed per input and sample), so that choice only affects speed. The
     memory format can change the last bit of a score (another convolution kernel), hence a vote
-    whose two highest scores tie to rounding; so the inputs' own layout, listed first, is kept
-    unless another is more than 5% faster, beyond what a busy machine's timings blur.
+    whose two highest scores tie to rounding; so the first format of ``models`` is kept unless
+    another is more than 5% faster, beyond what a busy machine's timings blur.
 
     Parameters
     ----------
-    model : callable
-        The base classifier, in eval mode, taking batches in every format of ``memory_formats``.
+    models : dict of torch.memory_format to callable
+        The base classifier, in eval mode, for batches in each memory format to try, the
+        preferred first: e.g. ``{torch.contiguous_format: module, torch.channels_last:
+        channels_last_copy}`` (see :func:`batch_memory_formats`).
     X : torch.Tensor of shape (n_inputs, *input_shape)
         Inputs on the compute device (only ``X[0]`` is used).
     noise : GaussianNoise or UniformNoise, default=None
         The noise certification draws (``GaussianNoise()`` if ``None``).
-    memory_formats : sequence of torch.memory_format, default=None
-        Layouts of the batch to try, the preferred first (:func:`batch_memory_formats` of ``X`` if
-        ``None``).
     memory_budget : int, default=2**30
         Most bytes of input batch plus noise block; larger candidates are skipped.
     candidates : sequence of int
@@ -192,15 +196,16 @@ def calibrate_sampling(model, X, *, noise=None, memory_formats=None, memory_budg
     >>> import torch
     >>> from smoothcert.sampling import calibrate_sampling
     >>> model = torch.nn.Linear(4, 2).eval()
-    >>> batch_size, memory_format = calibrate_sampling(model, torch.zeros(1, 4), candidates=(8, 16))
+    >>> batch_size, memory_format = calibrate_sampling({torch.contiguous_format: model}, torch.zeros(1, 4),
+    ...                                                 candidates=(8, 16))
     >>> batch_size in (8, 16), memory_format
     (True, torch.contiguous_format)
     """
     noise = GaussianNoise() if noise is None else noise
-    formats = tuple(batch_memory_formats(X) if memory_formats is None else memory_formats)
+    formats = tuple(models)
     x = X[:1]
     with torch.inference_mode():
-        n_classes = int(model(x).shape[1])
+        n_classes = int(models[formats[0]](x).shape[1])
     bytes_per_sample = x.numel() * x.element_size()
     block = noise_block_size(x.numel())
     sizes = [b for b in candidates if (b + min(b, block)) * bytes_per_sample <= memory_budget] or [1]
@@ -209,8 +214,8 @@ def calibrate_sampling(model, X, *, noise=None, memory_formats=None, memory_budg
     def per_sample(size, memory_format):
         def seconds(num):
             start = time.perf_counter()
-            count_votes(model, x, scales, noise, num, [0], Stage.SELECTION, n_classes, size,  # reads counts: synced
-                        memory_format=memory_format)
+            count_votes(models[memory_format], x, scales, noise, num, [0], Stage.SELECTION, n_classes, size,
+                        memory_format=memory_format)  # reads the counts back: synchronised
             return time.perf_counter() - start
 
         one = seconds(size)  # warms up kernels and the allocator
@@ -239,7 +244,7 @@ def calibrate_sampling(model, X, *, noise=None, memory_formats=None, memory_budg
 
 
 def calibrate_batch_size(model, X, **kwargs):
-    """The batch size of :func:`calibrate_sampling` for batches in the inputs' own (contiguous) layout.
+    """The batch size of :func:`calibrate_sampling` for ``model`` as given, on contiguous batches.
 
     Examples
     --------
@@ -249,7 +254,7 @@ def calibrate_batch_size(model, X, **kwargs):
     >>> calibrate_batch_size(model, torch.zeros(1, 4), candidates=(8, 16)) in (8, 16)
     True
     """
-    return calibrate_sampling(model, X, memory_formats=(torch.contiguous_format,), **kwargs)[0]
+    return calibrate_sampling({torch.contiguous_format: model}, X, **kwargs)[0]
 
 
 def _blocks(num, block):

@@ -16,6 +16,9 @@ NAN = float("nan")
 X = np.random.default_rng(0).normal(size=(16, 2)).astype(np.float32)
 Y = np.arange(16) % 2
 LINEAR = torch.nn.Linear(2, 2)
+NAN_LINEAR = torch.nn.Linear(2, 2)
+with torch.no_grad():
+    NAN_LINEAR.weight.fill_(NAN)
 
 
 def level_of_sign(X):
@@ -58,6 +61,10 @@ CASES = [
     ("DualSigma", lambda: check(levels=(True, 0.5)), TypeError, r"levels\[0\] must be a positive float"),
     ("DualSigma", lambda: check(levels=(0.25, 0.25)), ValueError, "levels must be distinct"),
     ("DualSigma", lambda: check(levels=[0.5, 0.25]), None, lambda v: v == 0.25),
+    ("DualSigma", lambda: check(levels=(0.25, 1e-50)), ValueError, r"levels\[1\] must be a positive finite .* in float32"),
+    ("DualSigma", lambda: check(levels=(0.25, 1e39)), ValueError, r"levels\[1\] must be a positive finite .* in float32"),
+    ("DualSigma", lambda: check(levels=(0.25, 0.25 + 1e-12)), ValueError, "levels must be distinct in float32"),
+    ("DualSigma", lambda: check(selector_sigma=1e-45), ValueError, "selector_sigma must be a positive finite .* in float32"),
     # -- scalars --
     ("DualSigma", lambda: check(selector_sigma=0.0), ValueError, "selector_sigma must be a positive finite float"),
     ("DualSigma", lambda: check(selector_sigma="big"), TypeError, "selector_sigma must be a positive float"),
@@ -98,6 +105,13 @@ CASES = [
      r"module outputs shape \(2, 3\) for 2 inputs, but y has 2 classes"),
     ("DualSigma", lambda: pretrained(experts=[LINEAR, torch.nn.Linear(3, 2)]).certify(X), ValueError,
      "module failed on a batch of inputs"),
+    ("DualSigma", lambda: pretrained(experts=[LINEAR, NAN_LINEAR]).certify(X), ValueError,
+     r"DualSigma expert 1 \(level 0.5\) module produced non-finite scores"),
+    ("DualSigma", lambda: pretrained(experts=[torch.nn.Linear(3, 2), LINEAR]).certify(X), ValueError,
+     r"DualSigma expert 0 \(level 0.25\) module failed on a batch"),
+    ("DualSigma", lambda: SmoothedClassifier(module=LINEAR, classes=[0, 1], sigma=DualSigma(
+        levels=(0.25, 0.5), selector=NAN_LINEAR, selector_epochs=0), n=100, random_state=0).certify(X), ValueError,
+     "DualSigma selector produced non-finite scores"),
     ("DualSigma", lambda: pretrained(selector=lambda X: torch.zeros(len(X), dtype=torch.long), levels=(0.25,))
      .certify(X).radius_sigma, None, lambda v: np.isinf(v).all()),
     ("DualSigma", lambda: pretrained().predict(X, abstain=True), None, lambda v: v.shape == (16,)),
@@ -112,6 +126,17 @@ CASES = [
     ("Certificates", lambda: certificates(radius_sigma=np.array([np.inf]), radius_class=np.array([0.25])), None,
      lambda c: c.dual and "radius_sigma" in c.to_frame()),
     ("Certificates", lambda: certificates(), None, lambda c: not c.dual and "radius_sigma" not in c.to_frame()),
+    ("Certificates", lambda: certificates(radius_class=np.array([0.25])), ValueError,
+     "radius_class is given without radius_sigma"),
+    ("Certificates", lambda: certificates(radius_sigma=np.array([0.1]), radius_class=np.array([0.25])), ValueError,
+     r"radius=0.25 above min\(radius_sigma=0.1, radius_class=0.25\)"),
+    ("Certificates", lambda: certificates(radius_sigma=np.array([0.0]), radius_class=np.array([0.25])), ValueError,
+     "row 0 is certified but has radius_sigma=0.0"),
+    ("Certificates", lambda: certificates(radius_sigma=np.array([np.nan]), radius_class=np.array([0.25])), ValueError,
+     "known together"),
+    ("Certificates", lambda: Certificates.concatenate([certificates(radius_sigma=np.array([np.inf]),
+                                                                    radius_class=np.array([0.25])), certificates()]),
+     ValueError, "cannot concatenate DualSigma certificates"),
 ]
 
 test_fuzz = fuzz_test(CASES)

@@ -166,6 +166,23 @@ def same_regions(a, b):
     )
 
 
+def with_companion(record=None, text=None, rows=GOOD_ROWS, header=HEADER):
+    """A valid results file beside a provenance companion holding ``record`` (or the raw ``text``)."""
+    path = file_with(header + rows)
+    with open(path + ".provenance.json", "w") as f:
+        f.write(json.dumps(record) if text is None else text)
+    return path
+
+
+N_USED_HEADER = "idx\tlabel\tpredict\tradius\tcorrect\tn_used\ttime\n"
+N_USED_ROWS = "0\t3\t3\t0.5\t1\t1100\t1.0\n"
+DUAL_HEADER = "idx\tlabel\tpredict\tradius\tcorrect\tradius_sigma\tradius_class\ttime\n"
+
+
+def dual_results(**changes):
+    return results(**{"radius_sigma": np.array([0.6, 0.0]), "radius_class": np.array([0.5, 0.0]), **changes})
+
+
 def read_case(thunk, exc, match):
     return ("read_results", thunk, exc, match)
 
@@ -230,6 +247,32 @@ CASES = [
     read_case(lambda: read_results(saved(memory())), ValueError, "is not a results file"),
     # -- read_results: the file's content --------------------------------------------------------
     *bad_file_cases(),
+    # -- read_results: the provenance companion, checked against the caller and the file -----------
+    read_case(lambda: read_results(with_companion({"alpha": 0.001}), alpha=0.01), ValueError,
+              r"given alpha=0.01, but .* records alpha=0.001"),
+    read_case(lambda: read_results(with_companion({"alpha": -1})), ValueError, r"records alpha=-1; it must be a number in"),
+    read_case(lambda: read_results(with_companion({"alpha": True})), ValueError, "records alpha=True; it must be a number"),
+    read_case(lambda: read_results(with_companion({"n": "np.int64(1500)"})), ValueError, "records n='np.int64.1500.'"),
+    read_case(lambda: read_results(with_companion({"n0": 100, "n": 2000, "sampling": "fixed"}, rows=N_USED_ROWS,
+                                                  header=N_USED_HEADER)), ValueError,
+              r"row 0 has n_used=1100, but .* records n0=100 and n=2000 .*equal to 2100"),
+    read_case(lambda: read_results(with_companion({"n0": 100, "n": 500, "sampling": "sequential"}, rows=N_USED_ROWS,
+                                                  header=N_USED_HEADER)), ValueError, "must be at most 600"),
+    read_case(lambda: read_results(with_companion({"alpha_sigma": 0.0005, "alpha_c": 0.0005})), ValueError,
+              "records a DualSigma run .* no radius_sigma and radius_class columns"),
+    read_case(lambda: read_results(with_companion({"sampling": "fixed"}, rows="0\t3\t3\t0.5\t1\t0.6\t0.5\t1.0\n",
+                                                  header=DUAL_HEADER)), ValueError, "records a run of another strategy"),
+    read_case(lambda: read_results(with_companion(text="[" * 100_000)), ValueError, "unreadable: it is nested too deeply"),
+    read_case(lambda: read_results(file_with("idx\tlabel\tpredict\tradius\tcorrect\tradius_class\ttime\n"
+                                             "0\t3\t3\t0.5\t1\t0.5\t1.0\n")), ValueError,
+              "radius_class is given without radius_sigma"),
+    read_case(lambda: read_results(file_with(DUAL_HEADER + "0\t3\t3\t0.5\t1\t0.4\t0.5\t1.0\n")), ValueError,
+              r"radius=0.5 above min\(radius_sigma=0.4"),
+    read_case(lambda: read_results(file_with(DUAL_HEADER + "0\t3\t3\t0.5\t1\t0.0\t0.5\t1.0\n")), ValueError,
+              "row 0 is certified but has radius_sigma=0.0"),
+    read_case(lambda: read_results(with_companion({"alpha": 0.001, "n0": 100, "n": 1000, "sampling": "fixed"},
+                                                  rows=N_USED_ROWS, header=N_USED_HEADER), alpha=0.001), None,
+              lambda r: r.provenance["n"] == 1000 and r.alpha == 0.001),
     # -- read_results: alpha ---------------------------------------------------------------------
     read_case(lambda: read_results(file_with(HEADER + GOOD_ROWS), alpha="0.001"), TypeError, "alpha must be a float"),
     read_case(lambda: read_results(file_with(HEADER + GOOD_ROWS), alpha=True), TypeError, "alpha must be a float"),
@@ -258,6 +301,14 @@ CASES = [
     ),
     # -- write_results: path ---------------------------------------------------------------------
     write_case(lambda: write_results(3, cert(), [3, 2]), TypeError, "path must be a str or os.PathLike"),
+    write_case(lambda: write_results(destination(), replace(cert(), radius_sigma=np.array([0.1, 0.0]),
+                                                            radius_class=np.array([0.5, 0.0])), [3, 2]), ValueError,
+               r"certificates: row 0 has radius=0.5 above min\(radius_sigma=0.1"),
+    write_case(lambda: write_results(destination(), replace(cert(), radius_sigma=np.array([0.6, np.nan]),
+                                                            radius_class=np.array([0.5, np.nan])), [3, 2]), ValueError,
+               "mix DualSigma certificates"),
+    write_case(lambda: written(replace(cert(), provenance={"n": np.int64(1500), "radii": (np.float32(0.5),)})), None,
+               lambda r: r.provenance == {"n": 1500, "radii": [0.5]} and type(r.provenance["n"]) is int),
     write_case(lambda: write_results(None, cert(), [3, 2]), TypeError, "path must be a str"),
     write_case(lambda: write_results("", cert(), [3, 2]), ValueError, "path must be a non-empty"),
     write_case(lambda: write_results(os.path.join(tempfile.mkdtemp(), "no", "x.tsv"), cert(), [3, 2]), FileNotFoundError, "no"),
@@ -374,6 +425,15 @@ CASES = [
     results_case(lambda: results(label=3), ValueError, "label must be a 1-D array"),
     results_case(lambda: results(provenance="run 3"), TypeError, "provenance must be a dict or None"),
     results_case(lambda: results(provenance={"n": 10}), None, lambda r: r.provenance == {"n": 10}),
+    results_case(lambda: dual_results(radius_sigma=None), ValueError, "radius_class is given without radius_sigma"),
+    results_case(lambda: results(alpha=0.01, provenance={"alpha": 0.001}), ValueError,
+                 r"alpha=0.01, but its provenance records alpha=0.001"),
+    results_case(lambda: results(alpha=0.001, provenance={"alpha": 0.001}), None, lambda r: r.alpha == 0.001),
+    results_case(lambda: dual_results(radius=np.array([0.7, 0.0]), proxy_radius=np.array([0.7, 0.0])), ValueError,
+                 r"radius=0.7 above min\(radius_sigma=0.6, radius_class=0.5\)"),
+    results_case(lambda: dual_results(radius_sigma=np.array([0.0, 0.0])), ValueError, "is certified but has radius_sigma=0.0"),
+    results_case(lambda: dual_results(radius=np.array([0.7, 0.0]), provenance={"memory": True}), None,
+                 lambda r: r.radius_sigma[0] == 0.6),  # a memory may adopt a stored region's radius
     results_case(lambda: results(y_true=np.array([3])), ValueError, "y_true must have shape \\(2,\\)"),
     results_case(lambda: results(y_true=None), ValueError, "y_true must have shape \\(2,\\)"),
     results_case(lambda: results(index=np.array([0.0, 1.0])), TypeError, "index must hold integers"),

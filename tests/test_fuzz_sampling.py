@@ -21,6 +21,8 @@ CASES = [
     ("SmoothedClassifier", lambda: certify(sampling="sequential", radii=(float("nan"),)), ValueError, "radii must be"),
     ("SmoothedClassifier", lambda: certify(sampling="sequential", radii=()), ValueError, "radii must be"),
     ("SmoothedClassifier", lambda: certify(sampling="sequential", radii="a"), TypeError, "radii must be"),
+    ("SmoothedClassifier", lambda: certify(sampling="sequential", radii=("0.5",)), TypeError, "not strings or booleans"),
+    ("SmoothedClassifier", lambda: certify(sampling="sequential", radii=(True, 0.5)), TypeError, "not strings or booleans"),
     ("SmoothedClassifier", lambda: certify(sampling="sequential", looks=5), ValueError, "looks must be 'doubling'"),
     ("SmoothedClassifier", lambda: certify(sampling="sequential", looks=(1.5, 2000)), TypeError, "looks must be"),
     ("SmoothedClassifier", lambda: certify(sampling="sequential", looks=(0, 2000)), ValueError, "looks must be increasing"),

@@ -19,6 +19,8 @@ from skorch import NeuralNetClassifier
 from smoothcert import (
     MACER,
     AncerSigma,
+    DenoiserNet,
+    DiffusionDenoiser,
     FixedSigma,
     IsotropicSigma,
     NoiseAugmentation,
@@ -50,6 +52,35 @@ def net(**params):
 def fit(X=X, y=Y, **params):
     torch.manual_seed(0)
     return net(**params).fit(X, y)
+
+
+ABAR = np.cumprod(1 - np.linspace(1e-4, 0.02, 1000))
+
+
+class ZeroEps(torch.nn.Module):
+    """A noise-prediction model that predicts no noise (``channels`` times the input's channels)."""
+
+    def __init__(self, channels=1):
+        super().__init__()
+        self.channels = channels
+
+    def forward(self, x, t):
+        return torch.zeros_like(x).repeat(1, self.channels, *[1] * (x.dim() - 2)) if x.dim() > 2 else torch.zeros_like(x)
+
+
+class NaNDenoiser(torch.nn.Module):
+    def forward(self, x):
+        return x * NAN
+
+
+def denoiser_fit(X=X, y=None, **params):
+    defaults = dict(sigma=0.5, max_epochs=1, batch_size=16, random_state=0, module__hidden_units=(8,))
+    if "module" in params:
+        defaults.pop("module__hidden_units")
+    if "module__depth" in params:
+        defaults.pop("module__hidden_units")
+        X = np.zeros((4, 1, 4, 4), np.float32)
+    return DenoiserNet(**{**defaults, **params}).fit(X, y)
 
 
 def recorded(call):
@@ -443,6 +474,75 @@ CASES = [
                                              **FAST), model=Returns("probabilities").eval()), None, lambda s: s.shape == (3, 4)),
     ("AncerSigma", lambda: scales(AncerSigma(init=AncerSigma(init=0.2, **FAST), **FAST)), None,
      lambda s: s.shape == (3, 4) and bool((s >= 0.2).all())),
+    # -- DenoiserNet (fit validates its settings and inputs; the denoiser must keep the shape) --
+    ("DenoiserNet", lambda: denoiser_fit(objective="l2"), ValueError, r"objective must be one of \['mse', 'stability'"),
+    ("DenoiserNet", lambda: denoiser_fit(objective=None), ValueError, "objective must be one of"),
+    ("DenoiserNet", lambda: denoiser_fit(sigma=0.0), ValueError, "sigma must be a positive finite float"),
+    ("DenoiserNet", lambda: denoiser_fit(sigma=NAN), ValueError, "sigma must be a positive finite float"),
+    ("DenoiserNet", lambda: denoiser_fit(sigma="0.5"), TypeError, "sigma must be a positive float"),
+    ("DenoiserNet", lambda: denoiser_fit(sigma=[0.25, 0.5]), TypeError, "sigma must be a positive float"),
+    ("DenoiserNet", lambda: denoiser_fit(norm="linf"), ValueError, "norm must be 'l2'"),
+    ("DenoiserNet", lambda: denoiser_fit(random_state=-1), ValueError, "random_state must be an int >= 0"),
+    ("DenoiserNet", lambda: denoiser_fit(random_state="0"), TypeError, "random_state must be an int"),
+    ("DenoiserNet", lambda: denoiser_fit(objective="stability"), ValueError, "needs the trained classifier"),
+    ("DenoiserNet", lambda: denoiser_fit(objective="stability", classifier="mlp"), TypeError,
+     "classifier must be a trained torch.nn.Module"),
+    ("DenoiserNet", lambda: denoiser_fit(objective="stability", classifier=net()), ValueError,
+     "classifier is an unfitted skorch net"),
+    ("DenoiserNet", lambda: denoiser_fit(objective="classification", classifier=torch.nn.Linear(4, 2)), ValueError,
+     "needs labels y"),
+    ("DenoiserNet", lambda: denoiser_fit(objective="classification", classifier=torch.nn.Linear(4, 2), y=Y[:3]),
+     ValueError, "same number of samples"),
+    ("DenoiserNet", lambda: denoiser_fit(X=np.full((4, 4), NAN, np.float32)), ValueError, "X must be finite"),
+    ("DenoiserNet", lambda: denoiser_fit(X=np.zeros(4, np.float32)), ValueError, r"X must be an array .* \(n_samples, \*input_shape\)"),
+    ("DenoiserNet", lambda: denoiser_fit(X=np.zeros((0, 4), np.float32)), ValueError, "n_samples >= 1"),
+    ("DenoiserNet", lambda: denoiser_fit(module=torch.nn.Linear(4, 3)), ValueError,
+     r"must return denoised inputs of the shape it receives, \(16, 4\), got \(16, 3\)"),
+    ("DenoiserNet", lambda: denoiser_fit(module__hidden_units=(0,)), ValueError, "could not build the default denoiser"),
+    ("DenoiserNet", lambda: denoiser_fit(module__depth=1), ValueError, "could not build the default denoiser"),
+    ("DenoiserNet", lambda: DenoiserNet().initialize(), ValueError, r"builds its default denoiser .* call fit\(X\)"),
+    ("DenoiserNet", lambda: denoiser_fit(lr=float("inf"), max_epochs=2), ValueError, "loss is not finite"),
+    ("DenoiserNet", lambda: denoiser_fit(objective="classification", classifier=torch.nn.Linear(4, 2), y=Y).score(X), ValueError,
+     "needs labels y to score"),
+    ("DenoiserNet", lambda: denoiser_fit(X=X[:1]).predict(X[:1]), None, lambda out: out.shape == (1, 4)),
+    ("DenoiserNet", lambda: denoiser_fit(objective="classification", classifier=torch.nn.Linear(4, 2), y=Y).score(X, Y),
+     None, np.isfinite),
+    ("DenoiserNet", lambda: denoiser_fit(X=torch.as_tensor(X), max_epochs=0).module_, None,
+     lambda m: type(m).__name__ == "DenoiserMLP"),
+    # -- DiffusionDenoiser (the schedule is checked at construction, sigma against it at use) --
+    ("DiffusionDenoiser", lambda: DiffusionDenoiser(lambda x, t: x, ABAR), TypeError, "eps_model must be a torch.nn.Module"),
+    ("DiffusionDenoiser", lambda: DiffusionDenoiser(ZeroEps(), []), ValueError, "alphas_cumprod must be a non-empty 1-D"),
+    ("DiffusionDenoiser", lambda: DiffusionDenoiser(ZeroEps(), np.ones((2, 2)) / 2), ValueError, "non-empty 1-D"),
+    ("DiffusionDenoiser", lambda: DiffusionDenoiser(ZeroEps(), [0.9, 1.0]), ValueError, r"values in \(0, 1\)"),
+    ("DiffusionDenoiser", lambda: DiffusionDenoiser(ZeroEps(), [0.5, NAN]), ValueError, r"values in \(0, 1\)"),
+    ("DiffusionDenoiser", lambda: DiffusionDenoiser(ZeroEps(), [0.5, 0.9]), ValueError, "strictly decreasing"),
+    ("DiffusionDenoiser", lambda: DiffusionDenoiser(ZeroEps(), ABAR, clip=1), TypeError, "clip must be True or False"),
+    ("DiffusionDenoiser", lambda: DiffusionDenoiser(ZeroEps(), ABAR).timestep(1e3), ValueError, r"below 2 \* sigma"),
+    ("DiffusionDenoiser", lambda: DiffusionDenoiser(ZeroEps(), ABAR).timestep(0.0), None, lambda t: t == 0),
+    ("DiffusionDenoiser", lambda: DiffusionDenoiser(ZeroEps(channels=2), ABAR)(torch.rand(2, 1, 2, 2), 0.25), None,
+     lambda out: out.shape == (2, 1, 2, 2)),  # a learned-variance model: the first half of the channels
+    ("DiffusionDenoiser", lambda: SmoothedClassifier(module=torch.nn.Linear(4, 2), classes=[0, 1], device="cpu",
+                                                     denoiser=DiffusionDenoiser(ZeroEps(), ABAR),
+                                                     sigma=IsotropicSigma(**FAST)).certify(X[:2]),
+     ValueError, r"denoiser DiffusionDenoiser is sigma-conditioned .* IsotropicSigma chooses each input's sigma"),
+    ("DiffusionDenoiser", lambda: SmoothedClassifier(module=torch.nn.Linear(4, 2), classes=[0, 1], device="cpu",
+                                                     denoiser=DiffusionDenoiser(ZeroEps(), ABAR[:5]),
+                                                     sigma=1.0).certify(X[:2]),
+     ValueError, r"denoiser DiffusionDenoiser failed .* below 2 \* sigma"),
+    # -- SmoothedClassifier(denoiser=...) --
+    ("SmoothedClassifier", lambda: SmoothedClassifier(denoiser="dncnn", max_epochs=0, device="cpu").fit(X, Y), TypeError,
+     "denoiser must be None, a torch.nn.Module or a fitted skorch net"),
+    ("SmoothedClassifier", lambda: SmoothedClassifier(denoiser=DenoiserNet(), max_epochs=0, device="cpu").fit(X, Y),
+     ValueError, "denoiser is an unfitted DenoiserNet"),
+    ("SmoothedClassifier", lambda: SmoothedClassifier(denoiser=torch.nn.Linear(3, 4), max_epochs=0, device="cpu").fit(X, Y),
+     ValueError, r"denoiser Linear failed on noisy inputs of shape \(2, 4\)"),
+    ("SmoothedClassifier", lambda: SmoothedClassifier(denoiser=torch.nn.Flatten(0), max_epochs=0, device="cpu").fit(X, Y),
+     ValueError, r"denoiser Flatten must return denoised inputs of the shape it receives, \(2, 4\), got \(8,\)"),
+    ("SmoothedClassifier", lambda: SmoothedClassifier(denoiser=NaNDenoiser(), max_epochs=0, device="cpu").fit(X, Y),
+     ValueError, r"denoiser NaNDenoiser returned non-finite values \(NaN or inf\)"),
+    ("SmoothedClassifier", lambda: SmoothedClassifier(denoiser=torch.nn.Identity(), n0=10, n=50, max_epochs=1,
+                                                      random_state=0, device="cpu").fit(X, Y).certify(X[:2]),
+     None, lambda c: len(c) == 2),
 ]
 
 

@@ -44,11 +44,11 @@ def _calibrate_quickly(monkeypatch, memory_format=None):
     layout as if it had timed fastest; returns the list of the models it calibrates."""
     calibrated = []
 
-    def calibrate(model, X, **kwargs):
-        calibrated.append(model)
+    def calibrate(models, X, **kwargs):
+        calibrated.append(models)
         if memory_format is not None:
-            kwargs["memory_formats"] = (memory_format,)
-        return calibrate_sampling(model, X, **{**kwargs, "candidates": (16, 32), "repeats": 3})
+            models = {memory_format: models[memory_format]}
+        return calibrate_sampling(models, X, **{**kwargs, "candidates": (16, 32), "repeats": 3})
 
     monkeypatch.setattr(engine_module, "calibrate_sampling", calibrate)
     return calibrated
@@ -147,7 +147,19 @@ def test_no_module_changes_layout(monkeypatch, layout):
     engine = MonteCarloEngine(module, GaussianNoise(), 3, 0, device=torch.device("cpu"), batch_size=16,
                               memory_format=torch.channels_last)
     engine.counts(engine.to_device(X), torch.full((len(X),), 0.5), engine.keys(X), 40, Stage.ESTIMATION)
-    assert engine.model() is module and _same_weights(module, weights)
+    assert engine.module is module and _same_weights(module, weights)  # channels_last runs a copy
+
+
+def test_the_channels_last_copy_follows_changes_to_the_module():
+    module, X = _model_and_inputs("3x8x8 CNN")
+    engine = MonteCarloEngine(module, GaussianNoise(), 3, 0, device=torch.device("cpu"), batch_size=16,
+                              memory_format=torch.channels_last)
+    converted = engine.model()
+    assert converted is not module and converted[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert engine.model() is converted  # made once
+    with torch.no_grad():
+        module[-1].bias.add_(1.0)  # changed in place: a later count must not run the old weights
+    assert engine.model() is not converted and torch.equal(engine.model()[-1].bias, module[-1].bias)
 
 
 class SlowIn(torch.nn.Module):

@@ -3,6 +3,7 @@
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
@@ -16,6 +17,14 @@ def check_scale(value, name):
     value = float(value)
     if not (value > 0 and value < float("inf")):
         raise ValueError(f"{name} must be a positive finite float (the noise scale), got {value}.")
+    # The noise is drawn in float32: a scale that is 0 or inf there would certify nothing or everything.
+    with np.errstate(over="ignore"):
+        as_float32 = float(np.float32(value))
+    if not (np.finfo(np.float32).tiny <= as_float32 < float("inf")):
+        raise ValueError(
+            f"{name} must be a positive finite float (the noise scale) in float32, the precision the noise is drawn in "
+            f"(between {np.finfo(np.float32).tiny:.3g} and {np.finfo(np.float32).max:.3g}), got {value}; rescale the inputs."
+        )
     return value
 
 

@@ -151,6 +151,10 @@ class DualSigma(SigmaOptimizer):
             raise ValueError("levels must hold at least one noise level, got an empty sequence.")
         if len(set(levels)) != len(levels):
             raise ValueError(f"levels must be distinct (the selector chooses between them), got {levels}.")
+        if len({float(np.float32(level)) for level in levels}) != len(levels):
+            raise ValueError(
+                f"levels must be distinct in float32, the precision the noise is drawn in, got {levels}; space them further apart."
+            )
         return levels
 
     def _check_params(self):
