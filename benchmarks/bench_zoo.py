@@ -80,6 +80,14 @@ ZOO = [
 ]
 
 
+def loop_cost(model, x):
+    """Seconds per sample of the plain loop at batch 256, the least of three timings of 0.1 s or more."""
+    total = 256
+    while per_sample(model, x, 256, total, torch.contiguous_format, noise=True) * total < 0.1:
+        total *= 4
+    return min(per_sample(model, x, 256, total, torch.contiguous_format, noise=True) for _ in range(3))
+
+
 def auto_setting(clf):
     """The (batch size, memory format) that ``batch_size="auto"`` chose for ``clf``'s module."""
     ((batch, memory_format),) = _CALIBRATED[clf.module_].values()
@@ -113,8 +121,7 @@ def main():
         options = layouts(model, x.shape)
         # Sized by the plain loop's cost: about a quarter second per sweep setting and a second and a
         # half per timed round (a twentieth and a third of a second with --quick).
-        per_sample(model, x, 256, 256, torch.contiguous_format, noise=True)  # warm-up
-        cost = per_sample(model, x, 256, 1024, torch.contiguous_format, noise=True)
+        cost = loop_cost(model, x)
         total = int(np.clip((0.05 if args.quick else 0.25) / cost, 256, 20_000))
         X = inputs[: int(np.clip(round((0.3 if args.quick else 1.5) / (cost * (n0 + n))), 1, len(inputs)))]
         samples = len(X) * (n0 + n)

@@ -2,7 +2,8 @@
 
 from ._version import __version__  # noqa: F401 (the package version, not an API name)
 from .certificates import Certificates
-from .denoising import DenoiserNet, DiffusionDenoiser
+from .denoiser_net import DenoiserNet
+from .denoisers import DiffusionDenoiser
 from .estimator import SmoothedClassifier
 from .memory import CertificateMemory
 from .metrics import (

@@ -20,7 +20,7 @@ from ._progress import progress_bar
 from ._validation import check_noise_scales
 from .sampling import batch_memory_formats, calibrate_sampling, count_votes, input_keys, noise_block_size
 
-__all__ = ["MonteCarloEngine"]
+__all__ = ["MonteCarloEngine", "calibrated_batch_sizes"]
 
 # torch.compile(module), once per fitted module and process; compiled graphs do not pickle, so a
 # worker that receives the engine compiles its own copy.
@@ -214,3 +214,17 @@ class MonteCarloEngine:
         return joblib.Parallel(n_jobs=self.n_jobs)(
             joblib.delayed(function)(self, part) for part in np.array_split(X, n_shards)
         )
+
+
+def calibrated_batch_sizes(module):
+    """The batch sizes ``"auto"`` calibrated for ``module`` in this process, oldest first (empty if none).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+
+    Returns
+    -------
+    batch_sizes : list of int
+    """
+    return [batch_size for batch_size, _ in _CALIBRATED.get(module, {}).values()]

@@ -33,7 +33,7 @@ from .certificates import Certificates, replace_labels
 from .checkpoint import UnhashableError, certify_in_chunks, fingerprint, model_digest, stable_repr
 from .denoising import check_denoiser
 from .dual_smoothing import DualSmoothing
-from .engine import MonteCarloEngine
+from .engine import MonteCarloEngine, calibrated_batch_sizes
 from .exceptions import SoundnessWarning
 from .memory import CertificateMemory
 from .nets import build_module, check_module_output, skorch_net
@@ -424,7 +424,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
                 )
             except BaseException:
                 # A failed refit (e.g. diverged training) must not leave an earlier model that certifies.
-                for name in ("module_", "net_", "train_sigma_", "batch_size_"):
+                for name in ("module_", "net_", "train_sigma_"):
                     vars(self).pop(name, None)
                 raise
         self._set_module(module)
@@ -474,7 +474,6 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         # channels_last only changes the weights' layout: convolutions on image batches run faster
         layout = torch.channels_last if len(self.input_shape_) == 3 else torch.contiguous_format
         self.module_ = module.eval().to(memory_format=layout)
-        vars(self).pop("batch_size_", None)  # a calibrated batch size belongs to the previous model
 
     def _use_pretrained(self, X):
         """Set the fitted state around the trained ``module`` as it is, from the inputs of a first call."""
@@ -529,23 +528,29 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
 
     def _engine(self, module=None):
         """The Monte Carlo engine of the fitted module (or ``module``) under the current parameters."""
-        batch_size = self.batch_size
-        if batch_size == "auto" and module is None and getattr(self, "batch_size_", None) is not None:
-            batch_size = self.batch_size_
+        # "auto" is calibrated once per module by the engine (its cache, not this estimator's state).
         return MonteCarloEngine(
             self.module_ if module is None else module, self.noise_, len(self.classes_), self.seed_,
-            device=self.device_, batch_size=batch_size,
+            device=self.device_, batch_size=self.batch_size,
             precision=self.precision, compile=self.compile, verbose=self.verbose, n_jobs=self.n_jobs,
         )
 
     def _map_rows(self, function, X, **kwargs):
         """``function(engine, X_part, **kwargs)`` over shards of ``X`` (see ``MonteCarloEngine.map_rows``)."""
         engine = self._engine()
-        parts = engine.map_rows(functools.partial(function, **kwargs), X,
-                                calibrate=self._smoothing().calibrates_up_front)
-        if self.batch_size == "auto" and engine.batch_size != "auto":
-            self.batch_size_ = engine.batch_size  # calibrated once per fitted module
-        return parts
+        return engine.map_rows(functools.partial(function, **kwargs), X, calibrate=self._smoothing().calibrates_up_front)
+
+    @property
+    def batch_size_(self):
+        """The batch size of the Monte Carlo runs: ``batch_size``, or the one ``"auto"`` calibrated for the
+        fitted module at the first call that sampled (kept by the engine, outside this estimator's state)."""
+        check_is_fitted(self)
+        if self.batch_size != "auto":
+            return self.batch_size
+        calibrated = calibrated_batch_sizes(self.module_)
+        if not calibrated:
+            raise AttributeError("batch_size_ is calibrated by the first certify, predict or score call after fit.")
+        return calibrated[-1]
 
     def noise_scales(self, X):
         """The noise scales the fitted ``sigma`` strategy chooses for each input of ``X``.

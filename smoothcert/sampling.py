@@ -162,7 +162,9 @@ def calibrate_sampling(models, X, *, noise=None, memory_budget=2**30,
     on the batch size (noise is keyed per input and sample), so that choice only affects speed. The
     memory format can change the last bit of a score (another convolution kernel), hence a vote
     whose two highest scores tie to rounding; so the first format of ``models`` is kept unless
-    another is more than 5% faster, beyond what a busy machine's timings blur.
+    another is more than 5% faster, beyond what a busy machine's timings blur. A format in which
+    the model raises a ``RuntimeError`` (``x.view(len(x), -1)`` of a channels_last activation
+    does) is left out from the size where it does; the first format's errors propagate.
 
     Parameters
     ----------
@@ -182,8 +184,9 @@ def calibrate_sampling(models, X, *, noise=None, memory_budget=2**30,
         Timings per size and format, each of about 20 ms of full batches.
     max_seconds : float, default=2.0
         A format's sweep stops after a size whose pass takes longer (larger batches of such a model
-        gain little and the sweep would cost more than it saves), or once two sizes in a row are
-        10% slower per sample than its best so far.
+        gain little and the sweep would cost more than it saves), or once two sizes in a row gain
+        less than 3% per sample on its best so far: past that point the per-sample time is flat or
+        rising, and the larger sizes, the costliest to time, would not pay for their timing.
 
     Returns
     -------
@@ -224,16 +227,24 @@ def calibrate_sampling(models, X, *, noise=None, memory_budget=2**30,
         return float(np.median([seconds(num) for _ in range(repeats)])) / num
 
     best = {}  # memory format -> (seconds per sample, batch size) at its fastest size
-    slower = dict.fromkeys(formats, 0)
+    flat = dict.fromkeys(formats, 0)  # sizes in a row that gained less than 3% on the best
     sweeping = list(formats)
     for size in sizes:
         for memory_format in tuple(sweeping):
-            seconds = per_sample(size, memory_format)
-            if seconds < best.get(memory_format, (float("inf"),))[0]:
-                best[memory_format], slower[memory_format] = (seconds, size), 0
-            elif seconds > 1.1 * best[memory_format][0]:
-                slower[memory_format] += 1  # two in a row end the sweep: one slow timing on a busy machine does not
-            if slower[memory_format] == 2 or seconds * size > max_seconds:
+            try:
+                seconds = per_sample(size, memory_format)
+            except RuntimeError:
+                if memory_format == formats[0]:
+                    raise
+                # The model does not run in this layout (e.g. view() of a channels_last activation).
+                sweeping.remove(memory_format)
+                continue
+            record = best.get(memory_format, (float("inf"),))[0]
+            flat[memory_format] = 0 if seconds < 0.97 * record else flat[memory_format] + 1
+            if seconds < record:
+                best[memory_format] = (seconds, size)
+            # Two in a row end the sweep: one slow timing on a busy machine does not.
+            if flat[memory_format] == 2 or seconds * size > max_seconds:
                 sweeping.remove(memory_format)
         if not sweeping:
             break

@@ -10,7 +10,8 @@ from sklearn.model_selection import GridSearchCV
 
 from smoothcert import DenoiserNet, DiffusionDenoiser, DualSigma, IsotropicSigma, SmoothedClassifier
 from smoothcert.checkpoint import fingerprint
-from smoothcert.denoising import Denoised, DenoiserMLP, DnCNN, check_denoiser, denoised
+from smoothcert.denoisers import DenoiserMLP, DnCNN
+from smoothcert.denoising import Denoised, check_denoiser, denoised
 from smoothcert.models import DualModel
 from smoothcert.noise import GaussianNoise
 
@@ -268,6 +269,30 @@ def test_a_sigma_conditioned_denoiser_gets_fixed_sigma_and_each_dual_level():
     dual.certify(X)
     assert [e.denoiser.seen for e in dual.module_.experts] == [{0.25}, {0.5}]
     assert isinstance(denoised(torch.nn.Identity(), None), torch.nn.Identity)
+
+
+def test_one_denoiser_conditioned_on_several_sigmas_serves_fixed_and_dual_sigma():
+    X, y = _blobs(128)
+    net = DenoiserNet(sigma=(0.25, 0.5), max_epochs=3, random_state=0, module__hidden_units=(16,)).fit(X)
+    assert net.module_.takes_sigma and net.levels_ == (0.25, 0.5)
+    assert net.predict({"X": X[:2], "sigma": np.array([0.25, 0.5], np.float32)}).shape == (2, 4)
+    with pytest.raises(ValueError, match="sigma-conditioned over sigma=\\(0.25, 0.5\\): pass"):
+        net.predict(X[:2])
+    with pytest.raises(ValueError, match="does not declare takes_sigma=True"):
+        DenoiserNet(module=DenoiserMLP(4), sigma=(0.25, 0.5), max_epochs=1).fit(X)
+    classifier = LinearBinary(np.ones(4), -2.0)
+    fixed = SmoothedClassifier(module=classifier, classes=[0, 1], denoiser=net, sigma=0.5, n=200, random_state=0,
+                               device="cpu", batch_size=512)
+    assert fixed.certify(X[:3]).radius.shape == (3,) and fixed.module_.sigma == 0.5
+    # The composed model passes each copy's level when given one (what a per-input sigma needs).
+    model = fixed.module_
+    by_copy = model(torch.as_tensor(X[:2]), torch.tensor([0.25, 0.5]))
+    by_hand = classifier(net.module_(torch.as_tensor(X[:2]), torch.tensor([0.25, 0.5])))
+    assert torch.allclose(by_copy, by_hand)
+    dual = SmoothedClassifier(module=classifier, classes=[0, 1], denoiser=net, n=200, random_state=0, device="cpu",
+                              batch_size=512, sigma=DualSigma(levels=(0.25, 0.5), selector=lambda X: (X[:, 0] > 0.5).long()))
+    dual.certify(X[:3])
+    assert [e.sigma for e in dual.module_.experts] == [0.25, 0.5]
 
 
 # -- DiffusionDenoiser ------------------------------------------------------------------------------------

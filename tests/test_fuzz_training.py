@@ -30,6 +30,7 @@ from smoothcert import (
     SmoothedClassifier,
     TrainingRecipe,
 )
+from smoothcert.denoisers import DenoiserMLP
 from smoothcert.models import MLP
 from smoothcert.noise import GaussianNoise, UniformNoise
 from smoothcert.recipes import make_recipe
@@ -480,7 +481,16 @@ CASES = [
     ("DenoiserNet", lambda: denoiser_fit(sigma=0.0), ValueError, "sigma must be a positive finite float"),
     ("DenoiserNet", lambda: denoiser_fit(sigma=NAN), ValueError, "sigma must be a positive finite float"),
     ("DenoiserNet", lambda: denoiser_fit(sigma="0.5"), TypeError, "sigma must be a positive float"),
-    ("DenoiserNet", lambda: denoiser_fit(sigma=[0.25, 0.5]), TypeError, "sigma must be a positive float"),
+    ("DenoiserNet", lambda: denoiser_fit(sigma=[0.25, "a"]), TypeError, r"sigma\[1\] must be a positive float"),
+    ("DenoiserNet", lambda: denoiser_fit(sigma=[0.25, -1.0]), ValueError, r"sigma\[1\] must be a positive finite float"),
+    ("DenoiserNet", lambda: denoiser_fit(sigma=[]), ValueError, "non-empty sequence"),
+    ("DenoiserNet", lambda: denoiser_fit(sigma=[0.25, 0.5], module=DenoiserMLP(4)), ValueError,
+     "does not declare takes_sigma=True"),
+    ("DenoiserNet", lambda: denoiser_fit(sigma=[0.25, 0.5]).predict(X[:2]), ValueError, r"pass \{'X': X, 'sigma'"),
+    ("DenoiserNet", lambda: denoiser_fit(sigma=[0.25, 0.5], module__sigma_conditioned=1), ValueError,
+     r"could not build the default denoiser .* \(sigma_conditioned must be True or False"),
+    ("DenoiserNet", lambda: DenoiserMLP(4, sigma_conditioned=True)(torch.zeros(2, 4)), ValueError,
+     r"sigma-conditioned \(sigma_conditioned=True\): call it as denoiser\(X, sigma\)"),
     ("DenoiserNet", lambda: denoiser_fit(norm="linf"), ValueError, "norm must be 'l2'"),
     ("DenoiserNet", lambda: denoiser_fit(random_state=-1), ValueError, "random_state must be an int >= 0"),
     ("DenoiserNet", lambda: denoiser_fit(random_state="0"), TypeError, "random_state must be an int"),

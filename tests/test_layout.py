@@ -195,3 +195,44 @@ def test_calibration_is_per_module_and_cached(monkeypatch):
     engine = MonteCarloEngine(SlowIn(torch.channels_last), GaussianNoise(), 2, 0, device=torch.device("cpu"),
                               batch_size=16)
     assert engine.resolve_batch_size(X_t) == 16 and engine.memory_format == torch.contiguous_format and len(calls) == 2
+
+
+class ViewNet(torch.nn.Module):
+    """A CNN written with ``view`` where ``Flatten`` would do: it cannot run on channels_last activations."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.linear = torch.nn.Linear(4 * 8 * 8, 3)
+
+    def forward(self, x):
+        return self.linear(torch.relu(self.conv(x)).view(len(x), -1))
+
+
+def test_auto_leaves_out_a_layout_the_model_cannot_run(monkeypatch):
+    _calibrate_quickly(monkeypatch)
+    X = np.random.default_rng(0).random((2, 3, 8, 8), dtype=np.float32)
+    cert = SmoothedClassifier(module=ViewNet(), classes=range(3), sigma=0.5, n0=16, n=100, random_state=0,
+                              device="cpu").certify(X)
+    assert len(cert.label) == 2
+    engine = MonteCarloEngine(ViewNet(), GaussianNoise(), 3, 0, device=torch.device("cpu"), batch_size="auto")
+    engine.resolve_batch_size(torch.as_tensor(X))
+    assert engine.memory_format == torch.contiguous_format
+
+
+class ChannelsLastOnly(torch.nn.Sequential):
+    """The 3x8x8 CNN, refusing batches of noisy copies (over two rows) that are not channels_last."""
+
+    def forward(self, x):
+        if len(x) > 2 and not x.is_contiguous(memory_format=torch.channels_last):
+            raise AssertionError("a batch of noisy copies is not channels_last")
+        return super().forward(x)
+
+
+def test_workers_run_the_calibrated_layout(monkeypatch):
+    _calibrate_quickly(monkeypatch, torch.channels_last)  # calibrated once, before the rows are sharded
+    module, X = _model_and_inputs("3x8x8 CNN")
+    settings = dict(module=ChannelsLastOnly(*module), classes=range(3), sigma=0.5, n0=32, n=200, random_state=0,
+                    device="cpu")
+    sharded = SmoothedClassifier(n_jobs=2, **settings).certify(X)
+    np.testing.assert_array_equal(sharded.p_lower, SmoothedClassifier(**settings).certify(X).p_lower)
