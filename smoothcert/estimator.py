@@ -471,9 +471,8 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         return np.searchsorted(self.classes_, y) if self.classes is None else encode_labels(y, self.classes_)
 
     def _set_module(self, module):
-        # channels_last only changes the weights' layout: convolutions on image batches run faster
-        layout = torch.channels_last if len(self.input_shape_) == 3 else torch.contiguous_format
-        self.module_ = module.eval().to(memory_format=layout)
+        # The module keeps its layout: the engine times the batch layouts and runs a channels_last copy if faster.
+        self.module_ = module.eval()
 
     def _use_pretrained(self, X):
         """Set the fitted state around the trained ``module`` as it is, from the inputs of a first call."""

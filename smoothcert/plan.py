@@ -7,7 +7,6 @@ the defaults, the checks and the warnings about settings a mode does not use are
 
 import dataclasses
 import warnings
-from numbers import Real
 
 import numpy as np
 
@@ -69,7 +68,7 @@ class SamplingPlan:
         check_probability(self.alpha, "alpha")
         if self.radii is not None:
             if isinstance(self.radii, (str, bytes)) or not hasattr(self.radii, "__iter__") or any(
-                isinstance(r, (bool, np.bool_)) or not isinstance(r, Real) for r in self.radii
+                isinstance(r, (str, bytes, bool, np.bool_)) for r in self.radii
             ):
                 raise TypeError(
                     f"radii must be None or a sequence of numbers >= 0 (not strings or booleans), got {self.radii!r}; "

@@ -85,7 +85,7 @@ def max_certifiable_radius(sigma, n, alpha=0.001, norm="l2"):
     >>> max_certifiable_radius(0.25, 5, 0.001)
     0.0
     """
-    sigma = check_scale(sigma, "sigma")
+    sigma = check_scale(sigma, "sigma", float32=False)  # planning computes in float64
     n = check_int(n, "n", 1)
     if n > _LARGEST_N:
         raise ValueError(
@@ -143,7 +143,7 @@ def min_samples_for_radius(radius, sigma, alpha=0.001, norm="l2"):
     True
     """
     radius = check_float(radius, "radius", low=0.0, low_inclusive=True, what="the target certified radius")
-    sigma = check_scale(sigma, "sigma")
+    sigma = check_scale(sigma, "sigma", float32=False)  # planning computes in float64
     alpha = check_probability(alpha, "alpha")
     noise = _check_norm(norm)
 

@@ -184,9 +184,9 @@ def calibrate_sampling(models, X, *, noise=None, memory_budget=2**30,
         Timings per size and format, each of about 20 ms of full batches.
     max_seconds : float, default=2.0
         A format's sweep stops after a size whose pass takes longer (larger batches of such a model
-        gain little and the sweep would cost more than it saves), or once two sizes in a row gain
-        less than 3% per sample on its best so far: past that point the per-sample time is flat or
-        rising, and the larger sizes, the costliest to time, would not pay for their timing.
+        gain little and the sweep would cost more than it saves), or once two sizes in a row are
+        10% slower per sample than its best so far, or, where a pass takes over 20 ms (each size
+        then costs six passes to time), gain less than 3% on it.
 
     Returns
     -------
@@ -209,25 +209,33 @@ def calibrate_sampling(models, X, *, noise=None, memory_budget=2**30,
     x = X[:1]
     with torch.inference_mode():
         n_classes = int(models[formats[0]](x).shape[1])
-    bytes_per_sample = x.numel() * x.element_size()
     block = noise_block_size(x.numel())
-    sizes = [b for b in candidates if (b + min(b, block)) * bytes_per_sample <= memory_budget] or [1]
+
+    def fits(size):
+        return (size + min(size, block)) * x.numel() * x.element_size() <= memory_budget
+
+    sizes = [b for b in candidates if fits(b)] or [1]
     scales = torch.ones(1, device=X.device, dtype=X.dtype)
 
     def per_sample(size, memory_format):
-        def seconds(num):
+        def seconds(num, batch_size=size):
             start = time.perf_counter()
-            count_votes(models[memory_format], x, scales, noise, num, [0], Stage.SELECTION, n_classes, size,
+            count_votes(models[memory_format], x, scales, noise, num, [0], Stage.SELECTION, n_classes, batch_size,
                         memory_format=memory_format)  # reads the counts back: synchronised
             return time.perf_counter() - start
 
-        one = seconds(size)  # warms up kernels and the allocator
+        # The warm-up pass (kernels, allocator) is of twice the size where the budget allows. glibc's malloc
+        # maps a block afresh at each allocation until a larger one has been freed, so a batch's activations
+        # would cost new page faults at every pass here (a 1x8x8 CNN took 3.8x as long at 512), and not
+        # in the certification that follows the sweep.
+        warm = 2 * size if fits(2 * size) else size
+        one = seconds(warm, warm) * size / warm
         # Each timing spans about 20 ms of batches: one small batch alone is too short to time on a busy machine.
         num = size * int(np.clip(round(0.02 / max(one, 1e-6)), 1, 64))
         return float(np.median([seconds(num) for _ in range(repeats)])) / num
 
     best = {}  # memory format -> (seconds per sample, batch size) at its fastest size
-    flat = dict.fromkeys(formats, 0)  # sizes in a row that gained less than 3% on the best
+    misses = dict.fromkeys(formats, 0)  # sizes in a row that count against going on
     sweeping = list(formats)
     for size in sizes:
         for memory_format in tuple(sweeping):
@@ -240,11 +248,16 @@ def calibrate_sampling(models, X, *, noise=None, memory_budget=2**30,
                 sweeping.remove(memory_format)
                 continue
             record = best.get(memory_format, (float("inf"),))[0]
-            flat[memory_format] = 0 if seconds < 0.97 * record else flat[memory_format] + 1
             if seconds < record:
                 best[memory_format] = (seconds, size)
+            # Long passes make the larger sizes costly to time, so there a flat curve ends the sweep too.
+            long = seconds * size > 0.02
+            if seconds < (0.97 if long else 1.0) * record:
+                misses[memory_format] = 0
+            elif long or seconds > 1.1 * record:
+                misses[memory_format] += 1
             # Two in a row end the sweep: one slow timing on a busy machine does not.
-            if flat[memory_format] == 2 or seconds * size > max_seconds:
+            if misses[memory_format] == 2 or seconds * size > max_seconds:
                 sweeping.remove(memory_format)
         if not sweeping:
             break

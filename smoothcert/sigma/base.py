@@ -10,13 +10,16 @@ from sklearn.base import BaseEstimator
 __all__ = ["SigmaOptimizer", "check_scale", "check_inputs", "check_scales_args"]
 
 
-def check_scale(value, name):
-    """Validate a positive finite noise scale and return it as a float."""
+def check_scale(value, name, *, float32=True):
+    """Validate a positive finite noise scale and return it as a float (positive and finite in float32 too,
+    the precision noise is drawn in, unless ``float32=False`` for computations in float64 only)."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a positive float (the noise scale), got {type(value).__name__}.")
     value = float(value)
     if not (value > 0 and value < float("inf")):
         raise ValueError(f"{name} must be a positive finite float (the noise scale), got {value}.")
+    if not float32:
+        return value
     # The noise is drawn in float32: a scale that is 0 or inf there would certify nothing or everything.
     with np.errstate(over="ignore"):
         as_float32 = float(np.float32(value))
