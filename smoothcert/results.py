@@ -29,6 +29,7 @@ import numpy as np
 from ._accuracy import accuracy_at
 from ._fields import FIELDS, check_certificates, check_column, check_dual_radii, jsonable
 from ._io import atomic_write, check_path
+from ._provenance import check_provenance, provenance_path, read_provenance
 from ._validation import check_flag, check_int, check_probability, check_radii
 from .certificates import Certificates
 
@@ -437,86 +438,13 @@ def write_results(path, certificates, y_true, times=None, index=None, *, extra_c
     text = "\n".join(lines) + "\n"
     atomic_write(path, lambda f: f.write(text), binary=False)
     record = getattr(certificates, "provenance", None) or None
-    companion = _provenance_path(path)
+    companion = provenance_path(path)
     if record is not None:
         # Plain JSON types (numpy scalars as numbers, tuples as lists), so that the record reads back typed.
         document = json.dumps(jsonable(record), indent=1, sort_keys=True) + "\n"
         atomic_write(companion, lambda f: f.write(document), binary=False)
     elif os.path.exists(companion):
         os.remove(companion)  # a record of an earlier file at this path would describe other rows
-
-
-def _provenance_path(path):
-    return os.fspath(path) + ".provenance.json"
-
-
-def _read_provenance(path):
-    companion = _provenance_path(path)
-    if not os.path.exists(companion):
-        return None
-    try:
-        with open(companion, encoding="utf-8") as f:
-            record = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise ValueError(f"{companion!r} (the provenance of {path!r}) is unreadable: {reason}; delete it or fix it.") from None
-    if not isinstance(record, dict):
-        raise ValueError(f"{companion!r} must hold a JSON object (the provenance of {path!r}), got {type(record).__name__}.")
-    return record
-
-
-def _recorded_number(record, key, companion, *, integer=False, low=None, high=None):
-    """``record[key]`` checked as a JSON number (``None`` if absent); a ValueError naming the companion."""
-    if key not in record:
-        return None
-    value = record[key]
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or (isinstance(value, float) and not math.isfinite(value)) \
-            or (low is not None and not value > low) or (high is not None and not value < high):
-        what = "an int" if integer else "a number"
-        bounds = "" if low is None else f" > {low}" if high is None else f" in ({low}, {high})"
-        raise ValueError(f"{companion!r} records {key}={value!r}; it must be {what}{bounds}. Delete or fix the companion.")
-    return value
-
-
-def _check_provenance(record, path, *, alpha, n_used, dual_columns):
-    """Cross-check a companion record against the file it describes and the caller's ``alpha``."""
-    if record is None:
-        return
-    companion = _provenance_path(path)
-    recorded_alpha = _recorded_number(record, "alpha", companion, low=0.0, high=1.0)
-    if alpha is not None and recorded_alpha is not None and alpha != recorded_alpha:
-        raise ValueError(
-            f"read_results was given alpha={alpha!r}, but {companion!r} records alpha={recorded_alpha!r} for the "
-            f"certificates of {path!r}; pass alpha={recorded_alpha!r} (or None), or fix the companion."
-        )
-    counts = {key: _recorded_number(record, key, companion, integer=True, low=0) for key in ("n0", "n", "pilot")}
-    dual = "alpha_sigma" in record or "alpha_c" in record
-    if dual and not dual_columns:
-        raise ValueError(
-            f"{companion!r} records a DualSigma run (alpha_sigma, alpha_c), but {path!r} has no radius_sigma and "
-            f"radius_class columns; the companion describes another file: delete it or write the file again."
-        )
-    if dual_columns and "sampling" in record and not dual:
-        raise ValueError(
-            f"{path!r} holds DualSigma's radius_sigma and radius_class columns, but its companion {companion!r} "
-            f"records a run of another strategy (no alpha_sigma, alpha_c); the companion describes another file."
-        )
-    sampling = record.get("sampling")
-    first = counts["pilot"] if sampling == "adaptive" else counts["n0"]
-    if n_used is None or counts["n"] is None or first is None or not len(n_used):
-        return
-    most = (first + counts["n"]) * (2 if dual else 1)  # DualSigma: the selector's samples, then the expert's
-    start = "pilot" if sampling == "adaptive" else "n0"
-    wrong = np.flatnonzero(n_used != most) if sampling == "fixed" and not dual else np.flatnonzero(n_used > most)
-    if wrong.size:
-        r = int(wrong[0])
-        rule = "equal to" if sampling == "fixed" and not dual else "at most"
-        raise ValueError(
-            f"{path!r}: row {r} has n_used={int(n_used[r])}, but {companion!r} records {start}={first} and "
-            f"n={counts['n']} (sampling={sampling!r}), so n_used must be {rule} {most}; the companion describes "
-            f"another run: delete it or write the file again."
-        )
 
 
 def _parse_labels(texts):
@@ -658,8 +586,8 @@ def read_results(path, *, alpha=None):
     radius = _read_numbers(table, "radius", "radius", where)
     sigma_name = "sigma" if "sigma" in table else "min_sigma" if "min_sigma" in table else None
     n_used = _read_numbers(table, "n_used", "n_used", where, int).astype(np.int64) if "n_used" in table else None
-    provenance = _read_provenance(path)
-    _check_provenance(provenance, path, alpha=alpha, n_used=n_used,
+    provenance = read_provenance(path)
+    check_provenance(provenance, path, alpha=alpha, n_used=n_used,
                       dual_columns="radius_sigma" in table or "radius_class" in table)
     return CertificationResults(
         index=index,
