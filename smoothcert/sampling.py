@@ -7,6 +7,7 @@ workers. Samples are drawn in fixed-size *blocks* (each from a generator seeded 
 ``(input key, stage, block index)``), and blocks of several inputs are packed into one forward pass.
 """
 
+import enum
 import hashlib
 import time
 
@@ -32,7 +33,7 @@ SELECTOR_STREAM = 0x5E1EC7
 NOISE_STREAM_VERSION = 1
 
 
-class Stage:
+class Stage(enum.IntEnum):
     """Independent noise sub-streams of one input (Cohen et al.: selection and estimation samples
     must be independent; the sigma optimisation must not reuse certification noise).
 
