@@ -127,7 +127,9 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         Noisy copies per forward pass during certification (copies of several inputs share one
         pass); results do not depend on it. ``"auto"`` times the whole sampling step (noise,
         forward pass, vote counting) at a few sizes on the first call, within a memory budget,
-        and keeps the fastest (``batch_size_``, chosen again after each ``fit``).
+        and keeps the fastest (``batch_size_``, chosen again after each ``fit``); for image inputs
+        it also times channels_last batches and keeps that layout when faster (an int runs the
+        module as given).
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU.
     n_jobs : int or None, default=None
