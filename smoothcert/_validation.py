@@ -47,6 +47,27 @@ def check_float(value, name, *, low, what, high=math.inf, low_inclusive=False):
     return value
 
 
+_FACTORIES = {  # parameter -> (the instances it must not be, an example of what it takes)
+    "optimizer": (torch.optim.Optimizer, "torch.optim.SGD"),
+    "criterion": (torch.nn.Module, "torch.nn.CrossEntropyLoss"),
+}
+
+
+def check_training_factories(owner):
+    """``owner.optimizer`` and ``owner.criterion`` are what skorch calls to build them: a class (or a
+    callable such as a ``functools.partial``), not an instance, a name or a number."""
+    for name, (instance_type, example) in _FACTORIES.items():
+        value = getattr(owner, name)
+        if isinstance(value, type) or (callable(value) and not isinstance(value, instance_type)):
+            continue
+        if isinstance(value, instance_type):
+            got = (f"an instance of {type(value).__name__}; an instance cannot be used (the net builds its own at "
+                   f"fit): pass its class and its options as {name}__<option>=...")
+        else:
+            got = f"{type(value).__name__} {value!r}; e.g. {name}={example}"
+        raise TypeError(f"{name} must be a class that builds the {name} ({example}), got {got}.")
+
+
 def check_probability(value, name):
     """Validate a probability in the open interval (0, 1) (``alpha``, ``rho``) and return it as a float."""
     if isinstance(value, bool) or not isinstance(value, Real):
@@ -81,6 +102,7 @@ def check_params(est):
         if est.n_jobs == 0:
             raise ValueError("n_jobs must be None, a positive int, or negative (joblib's convention), not 0.")
     check_float(est.lr, "lr", low=0.0, what="the learning rate of training")
+    check_training_factories(est)
     if np.ndim(est.abstain_label) != 0:
         raise TypeError(f"abstain_label must be a scalar label (e.g. -1), got {type(est.abstain_label).__name__}.")
     check_normalize(est.normalize)

@@ -10,7 +10,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch import nn
 
-from ._validation import as_numpy, check_int
+from ._validation import as_numpy, check_int, check_training_factories
 from .denoisers import DenoiserMLP, DnCNN
 from .denoising import takes_sigma
 from .noise import get_noise
@@ -153,6 +153,7 @@ class DenoiserNet(NeuralNet):
         if not isinstance(self.norm, str) or self.norm not in ("l2", "l1"):
             raise ValueError(f"norm must be 'l2' (Gaussian noise) or 'l1' (uniform noise), got {self.norm!r}.")
         self.levels_ = self._levels()
+        check_training_factories(self)
         if self.random_state is not None:
             check_int(self.random_state, "random_state", 0)
         self.noise_ = get_noise(self.norm)

@@ -37,8 +37,13 @@ __all__ = ["DualSmoothing", "certify_dual_rows", "dual_vote_counts", "level_radi
 
 def _selector(engine, strategy, n_rows):
     """DualSigma's selector engine (one class per level) and its noise scale for ``n_rows`` inputs (float32)."""
-    selector = engine.with_module(engine.module.selector, len(strategy.checked_levels()))
+    selector = engine.with_module(engine.module.selector, len(strategy.checked_levels()), "DualSigma selector")
     return selector, np.full(n_rows, strategy.selector_scale(), dtype=np.float32)
+
+
+def _expert(engine, i, level):
+    """The engine of DualSigma's expert ``i`` (at ``level``), named as the fit-time checks name it."""
+    return engine.with_module(engine.module.experts[i], engine.n_classes, f"DualSigma expert {i} (level {level:g}) module")
 
 
 def _on_device(values, X_t):
@@ -49,7 +54,7 @@ def _by_level(engine, chosen, rows, levels, run):
     """``run(expert_engine, level_rows, scales)`` for the ``rows`` of each level, on that level's expert."""
     for i in np.unique(chosen[rows]):
         level_rows = rows[chosen[rows] == i]
-        run(engine.with_module(engine.module.experts[i], engine.n_classes), level_rows,
+        run(_expert(engine, i, levels[i]), level_rows,
             np.full(len(level_rows), levels[i], dtype=np.float32))
 
 
@@ -192,7 +197,7 @@ def level_radii(engine, X, y, *, levels, num, alpha, bound):
     radii = np.zeros((len(X), len(levels)))
     rows = np.arange(len(X))
     for i, level in enumerate(levels):
-        expert = engine.with_module(engine.module.experts[i], engine.n_classes)
+        expert = _expert(engine, i, level)
         scale = np.float32(level)
         counts = expert.counts(X_t, _on_device(np.full(len(X), scale), X_t), keys, num, Stage.OPTIMIZATION)
         p_lower = bound.lower(counts[rows, y], num, alpha)

@@ -87,6 +87,8 @@ class MonteCarloEngine:
         ``> 0`` shows a progress bar for runs lasting over a second.
     n_jobs : int or None, default=None
         Workers of :meth:`map_rows` (joblib's convention).
+    role : str, default="module"
+        How error messages name ``module`` (see :meth:`with_module`).
 
     Examples
     --------
@@ -103,7 +105,7 @@ class MonteCarloEngine:
     """
 
     def __init__(self, module, noise, n_classes, seed, *, device, batch_size, memory_format=None, precision="float32",
-                 compile=False, verbose=0, n_jobs=None):
+                 compile=False, verbose=0, n_jobs=None, role="module"):
         self.module = module
         self.noise = noise
         self.n_classes = n_classes
@@ -115,13 +117,15 @@ class MonteCarloEngine:
         self.compile = compile
         self.verbose = verbose
         self.n_jobs = n_jobs
+        self.role = role
         self._update = None  # the open progress bar's update, see progress()
 
-    def with_module(self, module, n_classes):
+    def with_module(self, module, n_classes, role):
         """An engine with the same noise, seed, device and settings for another ``module`` (a
-        DualSigma expert or selector); its ``"auto"`` batch size is calibrated for that module."""
+        DualSigma expert or selector), named ``role`` in error messages; its ``"auto"`` batch size
+        is calibrated for that module."""
         engine = copy.copy(self)
-        engine.module, engine.n_classes = module, n_classes
+        engine.module, engine.n_classes, engine.role = module, n_classes, role
         return engine
 
     def keys(self, X):
@@ -162,7 +166,8 @@ class MonteCarloEngine:
             known = _CALIBRATED.setdefault(self.module, {})
             if key not in known:
                 formats = batch_memory_formats(X_t) if self.memory_format is None else (self.memory_format,)
-                known[key] = calibrate_sampling({f: self.model(f) for f in formats}, X_t, noise=self.noise)
+                known[key] = calibrate_sampling({f: self.model(f) for f in formats}, X_t, noise=self.noise,
+                                                role=self.role)
             self.batch_size, self.memory_format = known[key]
         elif self.memory_format is None:
             self.memory_format = torch.contiguous_format
@@ -196,7 +201,7 @@ class MonteCarloEngine:
         batch_size = self.resolve_batch_size(X_t)
         return count_votes(
             self.model(), X_t, scales, self.noise, num, keys, stage, self.n_classes, batch_size,
-            progress=update, start=start, memory_format=self.memory_format,
+            progress=update, start=start, memory_format=self.memory_format, role=self.role,
         )
 
     def map_rows(self, function, X, *, calibrate=True):

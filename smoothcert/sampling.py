@@ -152,7 +152,8 @@ def batch_memory_formats(X):
 
 
 def calibrate_sampling(models, X, *, noise=None, memory_budget=2**30,
-                       candidates=(64, 128, 256, 512, 1024, 2048, 4096, 8192), repeats=5, max_seconds=2.0):
+                       candidates=(64, 128, 256, 512, 1024, 2048, 4096, 8192), repeats=5, max_seconds=2.0,
+                       role="module"):
     """The batch size and memory format with the fastest sampling step per sample, timed on noisy copies of ``X[0]``.
 
     What is timed is :func:`count_votes` on full batches: noise generation, the copy into the
@@ -188,6 +189,8 @@ def calibrate_sampling(models, X, *, noise=None, memory_budget=2**30,
         gain little and the sweep would cost more than it saves), or once two sizes in a row are
         10% slower per sample than its best so far, or, where a pass takes over 20 ms (each size
         then costs six passes to time), gain less than 3% on it.
+    role : str, default="module"
+        How error messages name the model (see :func:`count_votes`).
 
     Returns
     -------
@@ -222,7 +225,7 @@ def calibrate_sampling(models, X, *, noise=None, memory_budget=2**30,
         def seconds(num, batch_size=size):
             start = time.perf_counter()
             count_votes(models[memory_format], x, scales, noise, num, [0], Stage.SELECTION, n_classes, batch_size,
-                        memory_format=memory_format)  # reads the counts back: synchronised
+                        memory_format=memory_format, role=role)  # reads the counts back: synchronised
             return time.perf_counter() - start
 
         # The warm-up pass (kernels, allocator) is of twice the size where the budget allows. glibc's malloc
@@ -291,7 +294,7 @@ def _blocks(num, block):
 
 
 def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size, progress=None, start=0,
-                memory_format=torch.contiguous_format):
+                memory_format=torch.contiguous_format, role="module"):
     """Count the base classifier's argmax votes on ``num`` noisy copies of every row of ``X``.
 
     Parameters
@@ -316,7 +319,7 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
         Width of the model's output.
     batch_size : int
         Noisy copies per forward pass (copies of several inputs share a pass); peak memory is
-        about ``batch_size`` inputs plus one noise block.
+        about ``min(batch_size, total copies)`` inputs plus one noise block.
     progress : callable or None, default=None
         Called with the number of noisy copies after each forward pass (e.g. a tqdm bar's
         ``update``).
@@ -327,6 +330,8 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
     memory_format : torch.memory_format, default=torch.contiguous_format
         Layout of the batches ``model`` receives (``torch.channels_last`` for 4-D inputs only); it
         does not change the noise, only which kernels run (see :func:`calibrate_sampling`).
+    role : str, default="module"
+        How error messages name ``model`` (e.g. ``"DualSigma selector"``).
 
     Returns
     -------
@@ -357,7 +362,9 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
         # Noise is drawn a block at a time; a block's first samples differ from a shorter draw's.
         raise ValueError(f"start must be a multiple of the noise block ({block} samples), got {start}.")
     first_block = start // block
-    batch_size = int(batch_size)
+    # Never a buffer larger than the copies asked for: a huge batch_size with a small n allocates
+    # only what one pass of every copy needs (the passes, and so the counts, are the same).
+    batch_size = min(int(batch_size), int(nums.sum()))
     buffer = torch.empty((batch_size, *input_shape), dtype=X.dtype, device=device, memory_format=memory_format)
     owner = torch.empty(batch_size, dtype=torch.int64, device=device)  # i * n_classes for a copy of input i
     ones = torch.ones(batch_size, dtype=torch.int64, device=device)
@@ -368,7 +375,7 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
 
     def flush(size):
         scores = model(buffer[:size])
-        check_scores(scores, size, n_classes)
+        check_scores(scores, size, n_classes, role)
         # Reduced on the device and read once at the end: no host synchronisation per batch.
         score_sum.add_(scores.sum(dtype=torch.float64))
         counts.index_add_(0, owner[:size] + scores.argmax(dim=1), ones[:size])
@@ -399,21 +406,21 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
     if not bool(torch.isfinite(score_sum)):
         # argmax would count NaN scores as votes for one class: a certificate from them means nothing.
         raise ValueError(
-            "module produced non-finite scores (NaN or inf) on noisy copies of the inputs, so no vote can be "
+            f"{role} produced non-finite scores (NaN or inf) on noisy copies of the inputs, so no vote can be "
             "counted and nothing is certified; check the model's weights (did training diverge?) and normalize."
         )
     return counts.view(n_inputs, n_classes).cpu().numpy()
 
 
-def check_scores(scores, batch, n_classes):
-    """Raise a ValueError naming ``module`` unless ``scores`` is a ``(batch, n_classes)`` tensor."""
+def check_scores(scores, batch, n_classes, role="module"):
+    """Raise a ValueError naming ``role`` unless ``scores`` is a ``(batch, n_classes)`` tensor."""
     if not isinstance(scores, torch.Tensor):
         raise ValueError(
-            f"module must return a torch.Tensor of scores of shape (batch, n_classes) = ({batch}, {n_classes}), "
+            f"{role} must return a torch.Tensor of scores of shape (batch, n_classes) = ({batch}, {n_classes}), "
             f"got {type(scores).__name__}; unpack tuples or convert arrays inside forward."
         )
     if tuple(scores.shape) != (batch, n_classes):
         raise ValueError(
-            f"module must return scores of shape (batch, n_classes) = ({batch}, {n_classes}) for a batch of {batch} "
+            f"{role} must return scores of shape (batch, n_classes) = ({batch}, {n_classes}) for a batch of {batch} "
             f"inputs, got {tuple(scores.shape)}."
         )

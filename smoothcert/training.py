@@ -23,7 +23,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch.utils.data import Subset
 
-from ._validation import as_numpy, check_int, check_noise_scales
+from ._validation import as_numpy, check_int, check_noise_scales, check_training_factories
 from .noise import get_noise
 from .recipes import make_recipe
 from .sampling import input_keys
@@ -233,6 +233,11 @@ class NoiseAugmentedNet(NeuralNetClassifier):
         lr = self._current_lr() if lr is None else lr
         if isinstance(lr, Real) and not isinstance(lr, bool) and not (math.isfinite(lr) and lr >= 0):
             raise ValueError(f"lr must be a finite float >= 0 (the learning rate of training), got {lr}.")
+
+    def initialize(self):
+        """Initialise the net, after checking ``optimizer`` and ``criterion`` (a class each, not an instance)."""
+        check_training_factories(self)
+        return super().initialize()
 
     def initialize_optimizer(self, *args, **kwargs):
         """Build the optimizer, after checking the learning rate (``optimizer__lr``, else ``lr``)."""

@@ -106,7 +106,7 @@ class DualBinomialEngine:
     def progress(self, total, description):
         return contextlib.nullcontext()
 
-    def with_module(self, module, n_classes):
+    def with_module(self, module, n_classes, role):
         return self._engines[module]
 
 

@@ -21,6 +21,24 @@ with torch.no_grad():
     NAN_LINEAR.weight.fill_(NAN)
 
 
+class BreaksAfterCheck(torch.nn.Module):
+    """Passes the fit-time check (its first forward pass) and then returns ``kind`` of output on the noisy
+    copies, so the error comes from the sampling loop, which must name the network too."""
+
+    def __init__(self, kind, width=2):
+        super().__init__()
+        self.linear = torch.nn.Linear(2, width)
+        self.kind = kind
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        out = self.linear(x)
+        if self.calls == 1:
+            return out
+        return out * NAN if self.kind == "nan" else torch.cat([out, out], dim=1)
+
+
 def level_of_sign(X):
     return (X[:, 0] > 0).long()
 
@@ -37,8 +55,8 @@ def recorded(call):
     return [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
 
 
-def pretrained(selector=level_of_sign, experts=None, levels=(0.25, 0.5), **params):
-    sigma = DualSigma(levels=levels, selector=selector, experts=experts)
+def pretrained(selector=level_of_sign, experts=None, levels=(0.25, 0.5), selector_epochs=60, **params):
+    sigma = DualSigma(levels=levels, selector=selector, experts=experts, selector_epochs=selector_epochs)
     return SmoothedClassifier(module=LINEAR, classes=[0, 1], sigma=sigma, n=100, n_predict=100, random_state=0, **params)
 
 
@@ -112,6 +130,14 @@ CASES = [
     ("DualSigma", lambda: SmoothedClassifier(module=LINEAR, classes=[0, 1], sigma=DualSigma(
         levels=(0.25, 0.5), selector=NAN_LINEAR, selector_epochs=0), n=100, random_state=0).certify(X), ValueError,
      "DualSigma selector produced non-finite scores"),
+    ("DualSigma", lambda: pretrained(experts=[LINEAR, BreaksAfterCheck("nan")]).certify(X), ValueError,
+     r"DualSigma expert 1 \(level 0.5\) module produced non-finite scores \(NaN or inf\) on noisy copies"),
+    ("DualSigma", lambda: pretrained(experts=[BreaksAfterCheck("wide"), LINEAR]).certify(X), ValueError,
+     r"DualSigma expert 0 \(level 0.25\) module must return scores of shape \(batch, n_classes\)"),
+    ("DualSigma", lambda: pretrained(selector=BreaksAfterCheck("nan"), selector_epochs=0).certify(X), ValueError,
+     r"DualSigma selector produced non-finite scores \(NaN or inf\) on noisy copies"),
+    ("DualSigma", lambda: pretrained(selector=BreaksAfterCheck("wide"), selector_epochs=0).predict(X), ValueError,
+     r"DualSigma selector must return scores of shape \(batch, n_classes\) = \(\d+, 2\)"),
     ("DualSigma", lambda: pretrained(selector=lambda X: torch.zeros(len(X), dtype=torch.long), levels=(0.25,))
      .certify(X).radius_sigma, None, lambda v: np.isinf(v).all()),
     ("DualSigma", lambda: pretrained().predict(X, abstain=True), None, lambda v: v.shape == (16,)),

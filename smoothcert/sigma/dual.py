@@ -285,6 +285,6 @@ class DualSigma(SigmaOptimizer):
         if len(levels) > 1:
             scale = torch.full((len(X),), selector_sigma, dtype=torch.float32, device=X.device)
             votes = count_votes(model.selector, X, scale, noise, num, self.selector_keys(keys), stage, len(levels),
-                                batch_size)
+                                batch_size, role="DualSigma selector")
             chosen = votes.argmax(axis=1)
         return torch.as_tensor(np.asarray(levels, dtype=np.float32)[chosen], device=X.device)
