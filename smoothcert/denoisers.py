@@ -212,12 +212,13 @@ class DiffusionDenoiser(nn.Module):
         return int(self._timesteps(torch.tensor([float(sigma)], dtype=torch.float64))[0])
 
     def _timesteps(self, sigma):
-        target = 2 * sigma.to(device=self.levels.device, dtype=torch.float64)
+        target = 2 * sigma.detach().to(device=self.levels.device, dtype=torch.float64)  # a discrete choice
         t = torch.searchsorted(self.levels, target.contiguous())
         if bool((t >= len(self.levels)).any()):
             raise ValueError(
                 f"the DiffusionDenoiser's schedule reaches noise level {float(self.levels[-1]):.4g} in [-1, 1] units "
-                f"(sigma {float(self.levels[-1]) / 2:.4g} in [0, 1] units), below 2 * sigma = {float(target.max()):.4g}."
+                f"(sigma {float(self.levels[-1]) / 2:.4g} in [0, 1] units), below 2 * sigma = {float(target.max()):.4g}; "
+                f"use a smaller sigma (a data-dependent strategy: max_sigma <= {float(self.levels[-1]) / 2:.4g})."
             )
         return t
 

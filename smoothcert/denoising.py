@@ -19,10 +19,14 @@ off-the-shelf diffusion model). ``f`` is never trained by the denoiser's trainin
 
 A denoiser is *sigma-conditioned* when it declares ``takes_sigma = True`` (a class or instance
 attribute): its ``forward(x, sigma)`` then also receives each noisy copy's noise level, a tensor of
-shape ``(batch,)``. :class:`Denoised` passes the strategy's one scale with
-:class:`~smoothcert.FixedSigma` and each level's with :class:`~smoothcert.DualSigma`; strategies that
-choose each input's scale (:class:`~smoothcert.IsotropicSigma`, :class:`~smoothcert.AncerSigma`) do
-not pass it yet and refuse a sigma-conditioned denoiser (plain denoisers work with every strategy).
+shape ``(batch,)``. Every forward pass on noisy copies passes it (:class:`Denoised` takes it as
+``forward(x, sigma)``): the Monte Carlo sampling, noise-augmented training and the sigma
+optimisation, whose gradients flow through it. The level is the scale the noise was drawn at:
+:class:`~smoothcert.FixedSigma`'s one scale, each :class:`~smoothcert.DualSigma` expert's level,
+each input's scale with :class:`~smoothcert.IsotropicSigma`, and with
+:class:`~smoothcert.AncerSigma` the root mean square of each input's per-dimension scales
+(:func:`~smoothcert.noise.noise_level`). The certificate stays exact: for a given scale the base
+classifier ``x -> classifier(denoiser(x, level))`` is one fixed function, as smoothing requires.
 """
 
 import copy
@@ -114,8 +118,9 @@ class Denoised(nn.Module):
     classifier : torch.nn.Module
         The base classifier (with its normalisation layer in front, if any).
     sigma : float or None, default=None
-        The noise level passed to a sigma-conditioned denoiser; ``None`` for a plain one (a
-        sigma-conditioned denoiser without it is refused at the first forward pass).
+        The noise level a sigma-conditioned denoiser is told when a forward pass gives none (a
+        direct call on clean inputs); ``None`` for a plain one (a sigma-conditioned denoiser then
+        needs ``forward(X, sigma)``, and is refused without it).
 
     Examples
     --------
@@ -166,8 +171,7 @@ class Denoised(nn.Module):
             if self.sigma is None:
                 raise ValueError(
                     f"the {_name(self.denoiser)} is sigma-conditioned (takes_sigma=True) but no noise level reaches "
-                    f"it: pass sigma to Denoised, or use it with FixedSigma or DualSigma (strategies that choose "
-                    f"each input's sigma do not pass it to a denoiser)."
+                    f"it: call forward(X, sigma) with each row's level, or give Denoised a sigma."
                 )
             out = self.denoiser(X, torch.full((len(X),), self.sigma, dtype=X.dtype, device=X.device))
         else:
@@ -212,7 +216,7 @@ def denoised(module, denoiser, sigma=None):
     return Denoised(copy.deepcopy(denoiser_module(denoiser)), module, sigma)
 
 
-def check_denoiser(denoiser, X_few, noise, strategy, device, training=False):
+def check_denoiser(denoiser, X_few, noise, strategy, device):
     """Run a copy of ``denoiser`` on noisy copies of a few inputs: its failures named before any training or sampling.
 
     Parameters
@@ -221,14 +225,8 @@ def check_denoiser(denoiser, X_few, noise, strategy, device, training=False):
     X_few : ndarray of shape (n_few, *input_shape)
     noise : GaussianNoise or UniformNoise
     strategy : SigmaOptimizer
-        The fitted noise-scale strategy: the noise is drawn at its ``base_scale()``; one that
-        chooses each input's scale (``data_dependent``, other than DualSigma's levels) is refused
-        with a sigma-conditioned denoiser.
+        The fitted noise-scale strategy: the noise is drawn at its ``base_scale()``.
     device : torch.device
-    training : bool, default=False
-        Whether a classifier will be trained behind the denoiser: with DualSigma, the experts are
-        then trained behind a sigma-conditioned denoiser that would not be told their level, which
-        is refused (give trained ``experts``, or ``max_epochs=0``).
 
     Raises
     ------
@@ -240,18 +238,6 @@ def check_denoiser(denoiser, X_few, noise, strategy, device, training=False):
     module = copy.deepcopy(denoiser_module(denoiser)).to(device).eval()
     name = _name(module)
     sigma = float(strategy.base_scale())
-    if takes_sigma(module) and strategy.data_dependent and not hasattr(strategy, "checked_levels"):
-        raise ValueError(
-            f"the {name} is sigma-conditioned (takes_sigma=True), but {type(strategy).__name__} chooses each "
-            f"input's sigma, which smoothcert does not pass to a denoiser yet; use FixedSigma or DualSigma, or a "
-            f"denoiser without takes_sigma."
-        )
-    if takes_sigma(module) and training and hasattr(strategy, "checked_levels") and strategy.experts is None:
-        raise ValueError(
-            f"the {name} is sigma-conditioned (takes_sigma=True): DualSigma's experts cannot be trained behind it yet "
-            f"(training does not pass each level to it); pass trained experts to DualSigma(experts=...) or use "
-            f"max_epochs=0."
-        )
     X = torch.as_tensor(np.asarray(X_few, dtype=np.float32), device=device)
     generator = torch.Generator(device=device).manual_seed(0)
     noisy = X + sigma * noise.sample(tuple(X.shape), generator, device, X.dtype)

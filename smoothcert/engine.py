@@ -18,6 +18,7 @@ import torch
 
 from ._progress import progress_bar
 from ._validation import check_noise_scales
+from .denoising import takes_sigma
 from .sampling import batch_memory_formats, calibrate_sampling, count_votes, input_keys, noise_block_size
 
 __all__ = ["MonteCarloEngine", "calibrated_batch_sizes"]
@@ -34,9 +35,9 @@ _CHANNELS_LAST = weakref.WeakKeyDictionary()
 _AUTOCAST = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def _autocast_forward(model, device_type, dtype, X):
+def _autocast_forward(model, device_type, dtype, *inputs):
     with torch.autocast(device_type, dtype=dtype):
-        return model(X)
+        return model(*inputs)
 
 
 def _channels_last(module):
@@ -166,8 +167,11 @@ class MonteCarloEngine:
             known = _CALIBRATED.setdefault(self.module, {})
             if key not in known:
                 formats = batch_memory_formats(X_t) if self.memory_format is None else (self.memory_format,)
+                # A conditioned model (behind a sigma-conditioned denoiser) is timed at its own default level.
+                conditioned = takes_sigma(self.module)
+                scale = getattr(self.module, "sigma", None) if conditioned else None
                 known[key] = calibrate_sampling({f: self.model(f) for f in formats}, X_t, noise=self.noise,
-                                                role=self.role)
+                                                role=self.role, conditioned=conditioned, scale=scale or 1.0)
             self.batch_size, self.memory_format = known[key]
         elif self.memory_format is None:
             self.memory_format = torch.contiguous_format
@@ -202,6 +206,7 @@ class MonteCarloEngine:
         return count_votes(
             self.model(), X_t, scales, self.noise, num, keys, stage, self.n_classes, batch_size,
             progress=update, start=start, memory_format=self.memory_format, role=self.role,
+            conditioned=takes_sigma(self.module),
         )
 
     def map_rows(self, function, X, *, calibrate=True):

@@ -410,7 +410,7 @@ class SmoothedClassifier(ClassifierMixin, BaseEstimator):
         self : SmoothedClassifier
         """
         X = self._prepare(X)
-        check_denoiser(self.denoiser, X[:2], self.noise_, self.sigma_, self.device_, training=self.max_epochs != 0)
+        check_denoiser(self.denoiser, X[:2], self.noise_, self.sigma_, self.device_)
         y = column_or_1d(as_numpy(y), warn=True)
         if len(y) != len(X):
             raise ValueError(f"X and y must have the same number of samples, got {len(X)} and {len(y)}.")

@@ -16,7 +16,6 @@ from skorch import NeuralNet
 from .denoising import denoised
 from .models import MLP, Normalize
 from .sampling import check_scores
-from .sigma import DualSigma
 from .training import NoiseAugmentedNet
 
 __all__ = ["build_module", "check_module_output", "normalized", "skorch_net", "train_net"]
@@ -34,7 +33,7 @@ def normalized(module, normalize):
     return module if normalize is None else torch.nn.Sequential(Normalize(*normalize), module)
 
 
-def build_module(est, n_classes, net=None):
+def build_module(est, n_classes, net=None, sigma=None):
     """A fresh base classifier from ``est.module`` (copied or built), behind the normalisation layer
     and, when ``est.denoiser`` is set, behind a frozen copy of the denoiser
     (:class:`~smoothcert.denoising.Denoised`: ``module(normalize(denoiser(x)))``).
@@ -46,6 +45,9 @@ def build_module(est, n_classes, net=None):
     n_classes : int
     net : skorch.NeuralNet or None
         ``est``'s skorch net (see :func:`skorch_net`) when ``module`` is one.
+    sigma : SigmaOptimizer or None, default=None
+        The strategy the module is trained with (a DualSigma expert's level), else ``est.sigma_``:
+        its base scale is the level a direct call tells a sigma-conditioned denoiser.
     """
     module_kwargs = {k[len("module__") :]: v for k, v in est._routed_params("module__").items()}
     if net is not None:
@@ -74,11 +76,11 @@ def build_module(est, n_classes, net=None):
             f"{type(est.module).__name__}."
         )
     # A denoiser goes in front of the normalisation layer: it sees the noisy inputs in the units of X.
-    # A sigma-conditioned denoiser is given the strategy's one scale (DualSigma's experts get their level).
-    strategy = getattr(est, "sigma_", None)
-    one_scale = strategy is not None and (not strategy.data_dependent or isinstance(strategy, DualSigma))
-    sigma = float(strategy.base_scale()) if one_scale else None
-    return denoised(normalized(module, est.normalize), getattr(est, "denoiser", None), sigma)
+    # Sampling, training and the sigma optimisation tell a sigma-conditioned denoiser each copy's level;
+    # the strategy's base scale is the level of a direct call.
+    strategy = getattr(est, "sigma_", None) if sigma is None else sigma
+    level = None if strategy is None else float(strategy.base_scale())
+    return denoised(normalized(module, est.normalize), getattr(est, "denoiser", None), level)
 
 
 def skorch_net(est):
@@ -137,7 +139,7 @@ def _make_net(est, n_classes, training, sigma):
             **{k: v for k, v in est._routed_params().items() if not k.startswith("module__")},
         )
     return NoiseAugmentedNet(
-        module=build_module(est, n_classes, net),
+        module=build_module(est, n_classes, net, sigma),
         norm=est.norm,
         sigma=sigma,
         recipe=training,

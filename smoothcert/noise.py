@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from scipy import special, stats
 
-__all__ = ["GaussianNoise", "UniformNoise", "get_noise", "scale_summary"]
+__all__ = ["GaussianNoise", "UniformNoise", "get_noise", "noise_level", "scale_summary"]
 
 
 def scale_summary(scales):
@@ -46,6 +46,32 @@ def scale_summary(scales):
     # An explicit row width, not -1: numpy cannot infer it for zero rows ((0, *input_shape) -> (0,) outputs).
     flat = scales.reshape(len(scales), int(np.prod(scales.shape[1:], dtype=np.int64)))
     return flat.min(axis=1).astype(np.float64), np.log(flat.astype(np.float64)).mean(axis=1)
+
+
+def noise_level(scales):
+    """Each input's noise level as one number, what a sigma-conditioned denoiser is told: ``(n_inputs,)``.
+
+    Isotropic scales ``(n_inputs,)`` are their own level. Per-dimension scales ``(n_inputs,
+    *input_shape)`` give their root mean square, the isotropic level of the same expected noise
+    energy (``sum_i t_i**2``), since a denoiser conditioned on one level was trained on isotropic
+    noise. Differentiable, so the sigma optimisation's gradients flow through the level too.
+
+    Parameters
+    ----------
+    scales : torch.Tensor of shape (n_inputs,) or (n_inputs, *input_shape)
+
+    Returns
+    -------
+    levels : torch.Tensor of shape (n_inputs,)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from smoothcert.noise import noise_level
+    >>> noise_level(torch.tensor([[0.1, 0.7], [0.5, 0.5]])).tolist()
+    [0.5, 0.5]
+    """
+    return scales if scales.dim() == 1 else scales.flatten(1).square().mean(dim=1).sqrt()
 
 
 class _Noise(ABC):

@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, clone
 
 from ._validation import check_float, check_int
+from .denoising import takes_sigma
+from .noise import noise_level
 
 __all__ = ["TrainingRecipe", "NoiseAugmentation", "MACER", "SmoothAdv", "make_recipe"]
 
@@ -49,6 +51,14 @@ def _noise(net, X, scales, m):
     shape = (X.shape[0] * m, *X.shape[1:])
     eps = net.noise_.sample(shape, None, X.device, X.dtype)
     return eps * _per_row(_repeat(scales, m), eps)
+
+
+def _with_levels(net, scales, m, fit_params):
+    """``fit_params`` for the forward passes on ``m`` noisy copies of each row (adjacent) at ``scales``:
+    a module behind a sigma-conditioned denoiser is also told each copy's noise level (``sigma``)."""
+    if not takes_sigma(net.module_):
+        return fit_params
+    return {**fit_params, "sigma": _repeat(noise_level(scales), m)}
 
 
 def _log_scores(net, out):
@@ -84,7 +94,9 @@ class TrainingRecipe(BaseEstimator, ABC):
     A recipe receives a clean mini-batch and each sample's noise scales, draws its own noise
     (``net.noise_``, from torch's global generator, which ``SmoothedClassifier`` seeds from
     ``random_state``), runs the module through ``net.infer`` and returns the loss to
-    back-propagate. Subclass it for a new recipe; its ``__init__`` only stores hyperparameters.
+    back-propagate. A module behind a sigma-conditioned denoiser takes each noisy copy's level as
+    ``sigma`` too (the built-in recipes pass it; a direct call falls back on the strategy's base
+    scale). Subclass it for a new recipe; its ``__init__`` only stores hyperparameters.
 
     Examples
     --------
@@ -156,7 +168,7 @@ class NoiseAugmentation(TrainingRecipe):
 
     def loss(self, net, X, y, scales, **fit_params):
         noisy = X + _noise(net, X, scales, 1)
-        out = net.infer(noisy, **fit_params)
+        out = net.infer(noisy, **_with_levels(net, scales, 1, fit_params))
         return net.get_loss(out, y, X=noisy, training=True), out
 
 
@@ -223,7 +235,7 @@ class MACER(TrainingRecipe):
     def loss(self, net, X, y, scales, **fit_params):
         m = self.n_samples
         noisy = _repeat(X, m) + _noise(net, X, scales, m)
-        out = net.infer(noisy, **fit_params)
+        out = net.infer(noisy, **_with_levels(net, scales, m, fit_params))
         z = _log_scores(net, out)
         cross_entropy = F.nll_loss(_log_soft_votes(z, m), y, reduction="none")
         tempered = F.softmax(self.beta * z.double(), dim=-1).reshape(len(X), m, -1).mean(dim=1)
@@ -293,6 +305,7 @@ class SmoothAdv(TrainingRecipe):
     def loss(self, net, X, y, scales, **fit_params):
         m = self.n_samples
         noise = _noise(net, X, scales, m)
+        fit_params = _with_levels(net, scales, m, fit_params)
         noisy = _repeat(self.attack(net, X, y, noise, **fit_params), m) + noise
         out = net.infer(noisy, **fit_params)
         return net.get_loss(out, _repeat(y, m), X=noisy, training=True), _mean_over_copies(out, m)

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import torch
 
-from .noise import GaussianNoise
+from .noise import GaussianNoise, noise_level
 
 __all__ = [
     "Stage", "SELECTOR_STREAM", "input_keys", "sub_stream_keys", "derive_seed", "count_votes", "check_scores",
@@ -153,7 +153,7 @@ def batch_memory_formats(X):
 
 def calibrate_sampling(models, X, *, noise=None, memory_budget=2**30,
                        candidates=(64, 128, 256, 512, 1024, 2048, 4096, 8192), repeats=5, max_seconds=2.0,
-                       role="module"):
+                       role="module", conditioned=False, scale=1.0):
     """The batch size and memory format with the fastest sampling step per sample, timed on noisy copies of ``X[0]``.
 
     What is timed is :func:`count_votes` on full batches: noise generation, the copy into the
@@ -191,6 +191,11 @@ def calibrate_sampling(models, X, *, noise=None, memory_budget=2**30,
         then costs six passes to time), gain less than 3% on it.
     role : str, default="module"
         How error messages name the model (see :func:`count_votes`).
+    conditioned : bool, default=False
+        The models take each copy's noise level too (see :func:`count_votes`).
+    scale : float, default=1.0
+        The noise scale of the timed copies, and so their level for a conditioned model (timing
+        does not depend on it; a conditioned model should not be asked for a level it never sees).
 
     Returns
     -------
@@ -211,21 +216,21 @@ def calibrate_sampling(models, X, *, noise=None, memory_budget=2**30,
     noise = GaussianNoise() if noise is None else noise
     formats = tuple(models)
     x = X[:1]
+    scales = torch.full((1,), scale, device=X.device, dtype=X.dtype)
     with torch.inference_mode():
-        n_classes = int(models[formats[0]](x).shape[1])
+        n_classes = int((models[formats[0]](x, scales) if conditioned else models[formats[0]](x)).shape[1])
     block = noise_block_size(x.numel())
 
     def fits(size):
         return (size + min(size, block)) * x.numel() * x.element_size() <= memory_budget
 
     sizes = [b for b in candidates if fits(b)] or [1]
-    scales = torch.ones(1, device=X.device, dtype=X.dtype)
 
     def per_sample(size, memory_format):
         def seconds(num, batch_size=size):
             start = time.perf_counter()
             count_votes(models[memory_format], x, scales, noise, num, [0], Stage.SELECTION, n_classes, batch_size,
-                        memory_format=memory_format, role=role)  # reads the counts back: synchronised
+                        memory_format=memory_format, role=role, conditioned=conditioned)  # synchronised
             return time.perf_counter() - start
 
         # The warm-up pass (kernels, allocator) is of twice the size where the budget allows. glibc's malloc
@@ -294,7 +299,7 @@ def _blocks(num, block):
 
 
 def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size, progress=None, start=0,
-                memory_format=torch.contiguous_format, role="module"):
+                memory_format=torch.contiguous_format, role="module", conditioned=False):
     """Count the base classifier's argmax votes on ``num`` noisy copies of every row of ``X``.
 
     Parameters
@@ -332,6 +337,10 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
         does not change the noise, only which kernels run (see :func:`calibrate_sampling`).
     role : str, default="module"
         How error messages name ``model`` (e.g. ``"DualSigma selector"``).
+    conditioned : bool, default=False
+        ``model`` takes each copy's noise level too, ``model(batch, levels)`` with ``levels`` of
+        shape ``(b,)`` (:func:`~smoothcert.noise.noise_level` of its input's scales): a base
+        classifier behind a sigma-conditioned denoiser.
 
     Returns
     -------
@@ -367,6 +376,8 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
     batch_size = min(int(batch_size), int(nums.sum()))
     buffer = torch.empty((batch_size, *input_shape), dtype=X.dtype, device=device, memory_format=memory_format)
     owner = torch.empty(batch_size, dtype=torch.int64, device=device)  # i * n_classes for a copy of input i
+    levels = noise_level(scales).to(X.dtype) if conditioned else None
+    copy_levels = torch.empty(batch_size, dtype=X.dtype, device=device) if conditioned else None  # a copy's level
     ones = torch.ones(batch_size, dtype=torch.int64, device=device)
     generator = torch.Generator(device=device)
     # A float64 sum of every score: NaN and inf propagate into it, finite float32 scores cannot overflow it.
@@ -374,7 +385,7 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
     filled = 0
 
     def flush(size):
-        scores = model(buffer[:size])
+        scores = model(buffer[:size], copy_levels[:size]) if conditioned else model(buffer[:size])
         check_scores(scores, size, n_classes, role)
         # Reduced on the device and read once at the end: no host synchronisation per batch.
         score_sum.add_(scores.sum(dtype=torch.float64))
@@ -396,6 +407,8 @@ def count_votes(model, X, scales, noise, num, keys, stage, n_classes, batch_size
                     take = min(batch_size - filled, size - done)
                     torch.addcmul(x, eps[done : done + take], scale, out=buffer[filled : filled + take])
                     owner[filled : filled + take] = i * n_classes
+                    if conditioned:
+                        copy_levels[filled : filled + take] = levels[i]
                     filled += take
                     done += take
                     if filled == batch_size:

@@ -8,12 +8,12 @@ from linear_models import LinearBinary
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
-from smoothcert import DenoiserNet, DiffusionDenoiser, DualSigma, IsotropicSigma, SmoothedClassifier
+from smoothcert import AncerSigma, DenoiserNet, DiffusionDenoiser, DualSigma, IsotropicSigma, SmoothedClassifier
 from smoothcert.checkpoint import fingerprint
 from smoothcert.denoisers import DenoiserMLP, DnCNN
-from smoothcert.denoising import Denoised, check_denoiser, denoised
+from smoothcert.denoising import Denoised, denoised
 from smoothcert.models import DualModel
-from smoothcert.noise import GaussianNoise
+from smoothcert.noise import noise_level
 
 SIGMA = 0.5
 FIELDS = ("label", "p_lower", "gap", "radius", "sigma", "n_used", "stop_reason", "abstained")
@@ -49,17 +49,29 @@ class LinearDenoiser(torch.nn.Module):
 
 
 class SigmaRecorder(torch.nn.Module):
-    """A sigma-conditioned identity that remembers the noise levels it was given."""
+    """A sigma-conditioned identity that remembers the noise levels it was given, and whether any came
+    with a gradient (the sigma optimisation's)."""
 
     takes_sigma = True
 
     def __init__(self):
         super().__init__()
         self.seen = set()
+        self.differentiated = False
 
     def forward(self, X, sigma):
-        self.seen |= {round(float(s), 6) for s in sigma.unique()}
+        self.seen |= {round(float(s), 6) for s in sigma.detach().unique()}
+        self.differentiated |= sigma.requires_grad
         return X
+
+
+class ShrinkBySigma(torch.nn.Module):
+    """D(z, s) = z / (1 + s): sigma-conditioned, and linear in z at each level."""
+
+    takes_sigma = True
+
+    def forward(self, X, sigma):
+        return X / (1 + sigma.reshape(-1, *[1] * (X.dim() - 1)))
 
 
 # -- the identity denoiser is no denoiser, bit for bit ---------------------------------------------------
@@ -237,25 +249,20 @@ class NaNs(torch.nn.Module):
 @pytest.mark.parametrize("denoiser, match", [
     (Widen(), r"denoiser Widen must return denoised inputs of the shape it receives, \(2, 2\), got \(2, 4\)"),
     (NaNs(), r"denoiser NaNs returned non-finite values"),
-    (SigmaRecorder(), r"denoiser SigmaRecorder is sigma-conditioned .* IsotropicSigma chooses each input's sigma"),
     ("identity", r"denoiser must be None, a torch.nn.Module"),
     (DenoiserNet(), r"denoiser is an unfitted DenoiserNet"),
 ])
 def test_bad_denoisers_are_refused_with_a_message_naming_them(denoiser, match):
     X = _inputs([1.0, -1.0])
-    sigma = IsotropicSigma(n_iter=2, n_samples=8) if isinstance(denoiser, SigmaRecorder) else SIGMA
     with pytest.raises((ValueError, TypeError), match=match):
-        pretrained(denoiser=denoiser, sigma=sigma).certify(X)
+        pretrained(denoiser=denoiser).certify(X)
     with pytest.raises((ValueError, TypeError), match=match):
-        SmoothedClassifier(denoiser=denoiser, sigma=sigma, max_epochs=0, device="cpu").fit(X, [0, 1])
+        SmoothedClassifier(denoiser=denoiser, sigma=SIGMA, max_epochs=0, device="cpu").fit(X, [0, 1])
 
 
 def test_a_sigma_conditioned_denoiser_without_sigma_is_refused():
     with pytest.raises(ValueError, match="denoiser SigmaRecorder is sigma-conditioned .* no noise level reaches it"):
         Denoised(SigmaRecorder(), torch.nn.Identity())(torch.zeros(2, 2))
-    with pytest.raises(ValueError, match=r"denoiser SigmaRecorder is sigma-conditioned \(takes_sigma=True\): DualSigma.s experts cannot be trained"):
-        check_denoiser(SigmaRecorder(), np.zeros((2, 2)), GaussianNoise(), DualSigma(levels=(0.25, 0.5)),
-                       torch.device("cpu"), training=True)
 
 
 def test_a_sigma_conditioned_denoiser_gets_fixed_sigma_and_each_dual_level():
@@ -293,6 +300,62 @@ def test_one_denoiser_conditioned_on_several_sigmas_serves_fixed_and_dual_sigma(
                               batch_size=512, sigma=DualSigma(levels=(0.25, 0.5), selector=lambda X: (X[:, 0] > 0.5).long()))
     dual.certify(X[:3])
     assert [e.sigma for e in dual.module_.experts] == [0.25, 0.5]
+
+
+# -- each input's sigma reaches a sigma-conditioned denoiser ----------------------------------------------
+
+
+SHIFTED = dict(module=LinearBinary((1.0, 0.0), -0.5), denoiser=ShrinkBySigma())
+DISTANCES = [1.6, 1.2, -0.6, 0.1, 2.0, -1.0]
+
+
+def _exact_gap(X, scales):
+    """f(D(x + t * eps, l)) = [(x_0 + t_0 eps_0) / (1 + l) > 0.5] with l = noise_level(t): the vote for class 1 is
+    Phi((x_0 - (1 + l) / 2) / t_0), so the exact gap is |x_0 - (1 + l) / 2| / t_0 and the class its sign."""
+    scales = torch.as_tensor(scales)
+    level = noise_level(scales).numpy().astype(np.float64)
+    t0 = (scales if scales.dim() == 1 else scales[:, 0]).numpy().astype(np.float64)
+    margin = X[:, 0] - (1 + level) / 2
+    return np.abs(margin) / t0, (margin > 0).astype(int)
+
+
+@pytest.mark.parametrize("strategy", [IsotropicSigma(), AncerSigma()], ids=["isotropic", "ancer"])
+def test_each_inputs_sigma_reaches_a_conditioned_denoiser_exactly(strategy):
+    X = _inputs(DISTANCES)
+    cert = pretrained(**SHIFTED, sigma=strategy, n=20_000).certify(X)
+    scales = pretrained(**SHIFTED, sigma=strategy, n=20_000).noise_scales(X)
+    assert len(np.unique(noise_level(torch.as_tensor(scales)).numpy())) > 1  # the inputs' levels differ
+    exact, label = _exact_gap(X, scales)
+    # Each certificate's gap exceeds the exact one with probability <= alpha = 0.001 (false failure <= 6 * 0.001,
+    # seed fixed); at n = 20,000 the Clopper-Pearson bound loses < 0.35 in gap units below the n-cap of 3.39.
+    np.testing.assert_array_equal(cert.label, label)
+    assert (cert.gap <= exact + 1e-5).all() and (cert.gap > np.minimum(exact, 3.39) - 0.35).all()
+    # Negative control: had the denoiser been told the base scale instead of each input's level, the same check
+    # would fail.
+    t0 = scales if scales.ndim == 1 else scales[:, 0]
+    told_base = np.abs(X[:, 0] - (1 + strategy.base_scale()) / 2) / t0
+    assert not ((cert.gap <= told_base + 1e-5) & (cert.gap > np.minimum(told_base, 3.39) - 0.35)).all()
+
+
+def test_the_sigma_optimisation_differentiates_through_the_level():
+    X = _inputs([1.0, -0.6])
+    clf = pretrained(denoiser=SigmaRecorder(), sigma=IsotropicSigma(n_iter=3, n_samples=8), n=200)
+    scales = clf.noise_scales(X)
+    assert clf.module_.denoiser.differentiated
+    assert {round(float(s), 6) for s in scales} <= clf.module_.denoiser.seen
+
+
+def test_training_tells_a_conditioned_denoiser_each_copys_level():
+    X, y = _blobs(64, width=2)
+    levels = (0.25, 0.5)
+    dual = SmoothedClassifier(denoiser=SigmaRecorder(), sigma=DualSigma(levels=levels, selector_epochs=1, n_label=8),
+                              max_epochs=1, n=100, random_state=0, device="cpu").fit(X, y)
+    # Each expert trained and certified behind its own copy of the denoiser, which only ever saw its level.
+    assert [e.denoiser.seen for e in dual.module_.experts] == [{0.25}, {0.5}]
+    iso = SmoothedClassifier(denoiser=SigmaRecorder(), sigma=IsotropicSigma(n_iter=2, n_samples=4), max_epochs=2,
+                             update_sigma_every=1, n=100, random_state=0, device="cpu").fit(X, y)
+    trained_at = {round(float(s), 6) for s in iso.train_sigma_}
+    assert len(trained_at) > 1 and trained_at <= iso.module_.denoiser.seen
 
 
 # -- DiffusionDenoiser ------------------------------------------------------------------------------------

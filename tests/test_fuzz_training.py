@@ -539,7 +539,11 @@ CASES = [
     ("DiffusionDenoiser", lambda: SmoothedClassifier(module=torch.nn.Linear(4, 2), classes=[0, 1], device="cpu",
                                                      denoiser=DiffusionDenoiser(ZeroEps(), ABAR),
                                                      sigma=IsotropicSigma(**FAST)).certify(X[:2]),
-     ValueError, r"denoiser DiffusionDenoiser is sigma-conditioned .* IsotropicSigma chooses each input's sigma"),
+     None, lambda cert: len(cert) == 2),  # each input's sigma reaches the denoiser
+    ("DiffusionDenoiser", lambda: SmoothedClassifier(module=torch.nn.Linear(4, 2), classes=[0, 1], device="cpu",
+                                                     denoiser=DiffusionDenoiser(ZeroEps(), ABAR[:5]),
+                                                     sigma=IsotropicSigma(init=0.013, **FAST)).certify(X[:2]),
+     ValueError, r"below 2 \* sigma = .*a data-dependent strategy: max_sigma <= 0.0\d+"),
     ("DiffusionDenoiser", lambda: SmoothedClassifier(module=torch.nn.Linear(4, 2), classes=[0, 1], device="cpu",
                                                      denoiser=DiffusionDenoiser(ZeroEps(), ABAR[:5]),
                                                      sigma=1.0).certify(X[:2]),

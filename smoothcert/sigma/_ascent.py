@@ -24,6 +24,8 @@ from contextlib import contextmanager
 import torch
 
 from .._validation import check_float, check_int
+from ..denoising import takes_sigma
+from ..noise import noise_level
 from ..sampling import Stage, derive_seed
 from .base import check_scale
 
@@ -137,11 +139,16 @@ def soft_votes(model, x, theta, eps, outputs, check=None):
 
     ``x`` is ``(b, *input_shape)``, ``theta`` ``(b,)`` or ``(b, *input_shape)``, ``eps``
     ``(b, m, *input_shape)``; returns ``(b, n_classes)``. ``check``, the strategy's name, checks the
-    model's scores with :func:`check_scores`.
+    model's scores with :func:`check_scores`. A model behind a sigma-conditioned denoiser is also
+    given each copy's level (:func:`~smoothcert.noise.noise_level` of ``theta``), gradient included.
     """
     b, m = eps.shape[:2]
     scale = theta.reshape(b, *([1] * (eps.dim() - 1))) if theta.dim() == 1 else theta.unsqueeze(1)
-    scores = model(torch.addcmul(x.unsqueeze(1), scale, eps).flatten(0, 1))
+    noisy = torch.addcmul(x.unsqueeze(1), scale, eps).flatten(0, 1)
+    if takes_sigma(model):
+        scores = model(noisy, noise_level(theta).repeat_interleave(m))
+    else:
+        scores = model(noisy)
     if check is not None:
         check_scores(scores, b * m, outputs, check)
     probs = scores.softmax(dim=1) if outputs == "logits" else scores
