@@ -65,6 +65,7 @@ import smoothcert  # noqa: E402
 from smoothcert import SmoothedClassifier  # noqa: E402
 from smoothcert.engine import MonteCarloEngine  # noqa: E402
 from smoothcert.noise import GaussianNoise  # noqa: E402
+from smoothcert.sampling import batch_memory_formats  # noqa: E402
 
 PRECISIONS = ("float32", "bfloat16")
 SIGMA = 0.25
@@ -162,29 +163,28 @@ def deadline(seconds):
         signal.signal(signal.SIGALRM, previous)
 
 
-def layout(shape):
-    """The memory format ``count_votes`` gives batches of this input shape (channels_last for images)."""
-    return torch.channels_last if len(shape) == 3 and shape[0] > 1 else torch.contiguous_format
-
-
-def forward(module, classes, device, precision, compiled=False):
-    """The callable of ``certify``'s forward passes (autocast and compile as asked)."""
+def forward(module, classes, device, precision, compiled=False, memory_format=torch.contiguous_format):
+    """The callable of ``certify``'s forward passes on batches in ``memory_format`` (autocast and compile as asked)."""
     engine = MonteCarloEngine(module, GaussianNoise(), classes, 0, device=device, batch_size=1, precision=precision,
                               compile=compiled)
-    return engine.model()
+    return engine.model(memory_format)
 
 
-def floor_passes_per_second(fn, shape, batch, samples, device, repeats):
-    """Forward passes per second of ``fn`` and argmax on a batch fixed on the device (inference mode)."""
-    fixed = torch.randn(batch, *shape, device=device).contiguous(memory_format=layout(shape))
+def floor_passes_per_second(fns, shape, batch, samples, device, repeats):
+    """Forward passes per second and argmax on a batch fixed on the device (inference mode), in the fastest of
+    the layouts ``fns`` maps to their callables (those the engine chooses from: ``batch_memory_formats``)."""
     steps = max(1, samples // batch)
+    rates = []
+    for memory_format, fn in fns.items():
+        fixed = torch.randn(batch, *shape, device=device).contiguous(memory_format=memory_format)
 
-    def run():
-        with torch.inference_mode():
-            for _ in range(steps):
-                fn(fixed).argmax(1)
+        def run(fn=fn, fixed=fixed):
+            with torch.inference_mode():
+                for _ in range(steps):
+                    fn(fixed).argmax(1)
 
-    return steps * batch / median_seconds(run, device, repeats)
+        rates.append(steps * batch / median_seconds(run, device, repeats))
+    return max(rates)
 
 
 def compare_certificates(first, second):
@@ -329,7 +329,7 @@ def measure_config(spec, module, X, device, precision, compiled, repeats, batch_
         # The estimator's own copy of the module, so that the floor and certify share one compiled graph.
         clf.noise_scales(X[:1])  # sets module_ and runs no forward pass (fixed sigma, fixed batch size)
         fn = forward(clf.module_, k, device, precision, compiled=True)
-        warm = torch.randn(batch_size, *shape, device=device).contiguous(memory_format=layout(shape))
+        warm = torch.randn(batch_size, *shape, device=device)  # an int batch size runs the module as given
         torch._dynamo.maybe_mark_dynamic(warm, 0)  # one graph for every batch size >= 2 (the remainder batch too)
 
         def compile_once():
@@ -343,10 +343,13 @@ def measure_config(spec, module, X, device, precision, compiled, repeats, batch_
     row["first_call_seconds"] = median_seconds(lambda: clf.certify(X[:1]), device, 1, warm_up=False)
     row["batch_size"] = getattr(clf, "batch_size_", clf.batch_size)
     row["batch_size_calibrated"] = clf.batch_size == "auto"
-    if not compiled:
-        fn = forward(clf.module_, k, device, precision)
+    if compiled:
+        fns = {torch.contiguous_format: fn}
+    else:
+        formats = batch_memory_formats(torch.empty(1, *shape))
+        fns = {f: forward(clf.module_, k, device, precision, memory_format=f) for f in formats}
     row["floor_passes_per_second"] = {
-        str(b): floor_passes_per_second(fn, shape, b, spec["floor_samples"], device, repeats) for b in batches}
+        str(b): floor_passes_per_second(fns, shape, b, spec["floor_samples"], device, repeats) for b in batches}
     best = max(row["floor_passes_per_second"].values())
     result = {}
     seconds = median_seconds(lambda: result.update(cert=clf.certify(X)), device, 1, warm_up=False)
@@ -383,7 +386,7 @@ def disagreement(module, X, classes, copies, device, batch):
         while left:
             size = min(batch, left)
             noise = torch.randn((size, *shape), generator=generator, device=device)
-            noisy = (x + SIGMA * noise).contiguous(memory_format=layout(shape))
+            noisy = x + SIGMA * noise
             with torch.inference_mode():
                 scores = f32(noisy).float()
                 top = scores.argmax(1)
@@ -550,7 +553,7 @@ def main(argv=None):
     specs, modules, inputs, certs, rows, skipped = settings["models"], {}, {}, {}, [], []
     for spec in specs:
         torch.manual_seed(0)
-        modules[spec["name"]] = spec["build"]().eval().to(device).to(memory_format=layout(spec["shape"]))
+        modules[spec["name"]] = spec["build"]().eval().to(device)  # as a user gives it; the engine picks the layout
         inputs[spec["name"]] = np.random.default_rng(0).random((spec["inputs"], *spec["shape"]), dtype=np.float32)
 
     def eager():
