@@ -450,6 +450,9 @@ def certify_in_chunks(certify, X, path, chunk_size, *, fingerprint, labels):
     >>> bool((first.p_lower == again.p_lower).all())
     True
     """
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"checkpoint must be a folder (created if missing), but {os.fspath(path)!r} is a file; "
+                         f"pass the path of a folder.")
     os.makedirs(path, exist_ok=True)
     manifest_path = os.path.join(path, "manifest.json")
     manifest = {"format": FORMAT, "version": VERSION, "fingerprint": fingerprint, "n_rows": len(X),

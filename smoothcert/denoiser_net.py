@@ -2,6 +2,7 @@
 
 import copy
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 import torch
@@ -178,11 +179,22 @@ class DenoiserNet(NeuralNet):
                 raise ValueError("objective='classification' needs labels y (output indices of the classifier).")
             if len(y) != len(X):
                 raise ValueError(f"X and y must have the same number of samples, got {len(X)} and {len(y)}.")
+            with torch.inference_mode():
+                width = self.classifier_(torch.as_tensor(X[:1], dtype=torch.float32, device=self.device)).shape[-1]
+            if len(y) and (y.min() < 0 or y.max() >= width):
+                raise ValueError(
+                    f"y must hold the classifier's output indices, in [0, {width}) (objective='classification'), got "
+                    f"values from {y.min()} to {y.max()}; map the class labels to the classifier's outputs."
+                )
 
     def _levels(self):
         """``sigma`` as a tuple of positive floats (one or several levels)."""
         if isinstance(self.sigma, (str, bytes)) or not hasattr(self.sigma, "__len__"):
             return (check_scale(self.sigma, "sigma"),)
+        if isinstance(self.sigma, (AbstractSet, Mapping)):
+            # Which level a training copy gets is drawn by index: a set's order is not the user's to fix.
+            raise TypeError(f"sigma must be a positive float or an ordered sequence of them, got a "
+                            f"{type(self.sigma).__name__}; pass a tuple, e.g. tuple(sorted(sigma)).")
         levels = tuple(check_scale(level, f"sigma[{i}]") for i, level in enumerate(self.sigma))
         if not levels:
             raise ValueError("sigma must be a positive float or a non-empty sequence of them, got an empty sequence.")

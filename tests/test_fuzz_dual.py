@@ -78,6 +78,7 @@ CASES = [
     ("DualSigma", lambda: check(levels=(0.25, float("inf"))), ValueError, r"levels\[1\] must be a positive finite"),
     ("DualSigma", lambda: check(levels=(True, 0.5)), TypeError, r"levels\[0\] must be a positive float"),
     ("DualSigma", lambda: check(levels=(0.25, 0.25)), ValueError, "levels must be distinct"),
+    ("DualSigma", lambda: check(levels={0.25, 0.5}), TypeError, r"levels must be an ordered sequence .*got a set"),
     ("DualSigma", lambda: check(levels=[0.5, 0.25]), None, lambda v: v == 0.25),
     ("DualSigma", lambda: check(levels=(0.25, 1e-50)), ValueError, r"levels\[1\] must be a positive finite .* in float32"),
     ("DualSigma", lambda: check(levels=(0.25, 1e39)), ValueError, r"levels\[1\] must be a positive finite .* in float32"),

@@ -180,6 +180,8 @@ CASES = [
     ("SmoothedClassifier", lambda: fitted().certify(X[:2], checkpoint=123), TypeError, "checkpoint must be None or a folder"),
     ("SmoothedClassifier", lambda: fitted().certify(X[:2], checkpoint="/tmp/x", checkpoint_every=0), ValueError,
      "checkpoint_every must be an int >= 1"),
+    ("SmoothedClassifier", lambda: fitted().certify(X[:2], checkpoint=__file__), ValueError,
+     "checkpoint must be a folder .* is a file"),
     ("SmoothedClassifier", lambda: fitted().score(X[:4], Y[:3]), ValueError, "inconsistent|same number"),
     # valid borderline calls
     ("SmoothedClassifier", lambda: fitted().certify(X[:1]), None, lambda c: len(c) == 1),

@@ -3,6 +3,8 @@
 import copy
 import inspect
 import warnings
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 import torch
@@ -146,6 +148,11 @@ class DualSigma(SigmaOptimizer):
         """
         if isinstance(self.levels, (str, bytes)) or not hasattr(self.levels, "__len__"):
             raise TypeError(f"levels must be a sequence of positive floats (the noise levels), got {self.levels!r}.")
+        if isinstance(self.levels, (AbstractSet, Mapping)):
+            # levels[i] is the selector's output i and the level of experts[i]: a set has no order to pair them by.
+            raise TypeError(f"levels must be an ordered sequence of positive floats (levels[i] is the selector's "
+                            f"output i and experts[i]'s level), got a {type(self.levels).__name__}; pass a tuple, "
+                            f"e.g. tuple(sorted(levels)).")
         levels = tuple(check_scale(level, f"levels[{i}]") for i, level in enumerate(self.levels))
         if not levels:
             raise ValueError("levels must hold at least one noise level, got an empty sequence.")
