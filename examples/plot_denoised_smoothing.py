@@ -46,8 +46,8 @@ print(f"clean accuracy of the classifier: {(clean.predict(X_test) == y_test).mea
 # %%
 # Two denoisers for the frozen classifier
 # ---------------------------------------
-# For flat inputs the default denoiser is a residual MLP (a small DnCNN for images). The stability
-# denoiser starts from the MSE one (``warm_start``), as Salman et al. fine-tune theirs.
+# For flat inputs the default denoiser is an MLP that predicts the clean input (a small residual
+# DnCNN for images). The stability denoiser starts from the MSE one (``warm_start``), as Salman et al. fine-tune theirs.
 import copy
 
 from smoothcert import DenoiserNet

