@@ -10,7 +10,6 @@ accuracy of a classifier trained without noise on the denoised copies.
     python benchmarks/bench_denoiser_mlp.py
 """
 
-import numpy as np
 import torch
 from bench_denoising import load
 from skorch import NeuralNetClassifier
