@@ -222,9 +222,8 @@ def test_a_stability_denoiser_raises_the_certified_accuracy_of_a_clean_classifie
     torch.manual_seed(0)
     clean = SmoothedClassifier(sigma=0.01, max_epochs=10, lr=0.01, random_state=0, device="cpu", batch_size=512).fit(X, y)
     classifier = clean.module_
-    net = DenoiserNet(sigma=1.0, objective="stability", classifier=classifier, max_epochs=10, lr=3e-3, random_state=0,
-                      module__hidden_units=(64,)).fit(X)
-    settings = dict(module=classifier, classes=[0, 1], sigma=1.0, n=500, random_state=0, device="cpu", batch_size=512)
+    net = DenoiserNet(sigma=1.0, objective="stability", classifier=classifier, random_state=0).fit(X)  # defaults
+    settings = dict(module=classifier, classes=[0, 1], sigma=1.0, n=500, random_state=0, device="cpu")
     test = slice(0, 60)
     plain = SmoothedClassifier(**settings).certify(X[test])
     with_denoiser = SmoothedClassifier(**settings, denoiser=net).certify(X[test])
