@@ -224,7 +224,8 @@ def _dual_model(est, X, experts):
     for i, (expert, level) in enumerate(zip(model.experts, est.sigma_.checked_levels())):
         check_module_output(expert, X[:2], len(est.classes_), est.device_,
                             role=f"DualSigma expert {i} (level {level:g}) module")
-    check_module_output(model.selector, X[:2], len(est.sigma_.checked_levels()), est.device_, role="DualSigma selector")
+    check_module_output(model.selector, X[:2], len(est.sigma_.checked_levels()), est.device_, role="DualSigma selector",
+                        outputs="levels")
     return model, trainable
 
 

@@ -129,6 +129,11 @@ class MonteCarloEngine:
         engine.module, engine.n_classes, engine.role = module, n_classes, role
         return engine
 
+    @property
+    def conditioned(self):
+        """Whether the module takes each noisy copy's level too (it is behind a sigma-conditioned denoiser)."""
+        return takes_sigma(self.module)
+
     def keys(self, X):
         """Per-input noise-stream keys of validated rows ``X`` (numpy)."""
         return input_keys(X, self.seed)
@@ -168,10 +173,9 @@ class MonteCarloEngine:
             if key not in known:
                 formats = batch_memory_formats(X_t) if self.memory_format is None else (self.memory_format,)
                 # A conditioned model (behind a sigma-conditioned denoiser) is timed at its own default level.
-                conditioned = takes_sigma(self.module)
-                scale = getattr(self.module, "sigma", None) if conditioned else None
+                scale = getattr(self.module, "sigma", None) if self.conditioned else None
                 known[key] = calibrate_sampling({f: self.model(f) for f in formats}, X_t, noise=self.noise,
-                                                role=self.role, conditioned=conditioned, scale=scale or 1.0)
+                                                role=self.role, conditioned=self.conditioned, scale=scale or 1.0)
             self.batch_size, self.memory_format = known[key]
         elif self.memory_format is None:
             self.memory_format = torch.contiguous_format
@@ -206,7 +210,7 @@ class MonteCarloEngine:
         return count_votes(
             self.model(), X_t, scales, self.noise, num, keys, stage, self.n_classes, batch_size,
             progress=update, start=start, memory_format=self.memory_format, role=self.role,
-            conditioned=takes_sigma(self.module),
+            conditioned=self.conditioned,
         )
 
     def map_rows(self, function, X, *, calibrate=True):

@@ -170,7 +170,7 @@ def train_net(est, X, y, training, sigma):
     return net.partial_fit(X, y)
 
 
-def check_module_output(module, X_few, n_classes, device, role="module"):
+def check_module_output(module, X_few, n_classes, device, role="module", outputs="classes"):
     """One forward pass on a few rows: the module's failures named here, not deep in training.
 
     Parameters
@@ -181,10 +181,11 @@ def check_module_output(module, X_few, n_classes, device, role="module"):
         The expected width of the output (classes, or a selector's levels).
     device : torch.device
     role : str, default="module"
-        How the error messages name the module (e.g. ``"DualSigma selector"``, whose outputs are
-        levels, or ``"DualSigma expert 0 (level 0.25) module"``).
+        How the error messages name the module (e.g. ``"DualSigma selector"`` or
+        ``"DualSigma expert 0 (level 0.25) module"``).
+    outputs : {"classes", "levels"}, default="classes"
+        What the outputs stand for (a DualSigma selector's are levels), for the messages.
     """
-    selector = "selector" in role
     try:
         with torch.inference_mode():
             out = module.eval()(torch.as_tensor(X_few, device=device))
@@ -194,16 +195,11 @@ def check_module_output(module, X_few, n_classes, device, role="module"):
             f"it must map (batch, *{tuple(X_few.shape[1:])}) inputs to (batch, {n_classes}) scores."
         ) from exc
     if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[0] == len(X_few) and out.shape[1] != n_classes:
-        expected = f"there are {n_classes} levels" if selector else f"y has {n_classes} classes"
+        expected = f"there are {n_classes} levels" if outputs == "levels" else f"y has {n_classes} classes"
         raise ValueError(
             f"{role} outputs shape {tuple(out.shape)} for {len(X_few)} inputs, but {expected}; "
             f"the {role} must output (batch, {n_classes}) scores."
         )
-    try:
-        check_scores(out, len(X_few), n_classes)
-    except ValueError as exc:
-        if role == "module":
-            raise
-        raise ValueError(f"the {role} is wrong: {exc}") from None
+    check_scores(out, len(X_few), n_classes, role)
     if not bool(torch.isfinite(out).all()):
         raise ValueError(f"{role} produced non-finite scores (NaN or inf) on training inputs; check its weights and normalize.")
